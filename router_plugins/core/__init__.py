@@ -1,0 +1,1 @@
+"""The pure routing core: text, modality and session state in; a decision out. No I/O here."""

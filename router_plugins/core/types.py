@@ -1,0 +1,55 @@
+"""Value types shared by the routing core and the edges."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class Modality(enum.StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+
+
+class RoutingMode(enum.StrEnum):
+    REALTIME = "realtime"  # follow-ups in a live session skip classification
+    STANDARD = "standard"  # every request is classified
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    use_case: str
+    confidence: float
+    scores: Mapping[str, float]
+    # True when the classifier was not confident enough and the default use case was chosen.
+    used_default: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """What a session remembers between turns. Never holds query or answer text."""
+
+    session_id: str
+    use_case: str
+    model: str
+    endpoint: str
+    confidence: float
+    modality: Modality
+    request_count: int
+    created_at: float
+    last_accessed: float
+    user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    use_case: str
+    model: str
+    endpoint: str
+    confidence: float
+    bypass: bool
+    context_change: bool
+    classification: Classification | None

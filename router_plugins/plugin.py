@@ -1,0 +1,60 @@
+"""Wires the router into a running LiteLLM proxy: one runtime, the guide's routes, the OpenAI hook."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from . import runtime as runtime_module
+from .api.routes import router as guide_router
+from .openai_hook import UseCaseRouterHook
+
+_hook: UseCaseRouterHook | None = None
+
+# LiteLLM's own model health check (real model calls), displaced from /health by the guide's route.
+LITELLM_HEALTH_PATH = "/health/models"
+
+
+def install() -> UseCaseRouterHook:
+    """Idempotent: the proxy may import the callbacks module more than once per process."""
+    global _hook
+    if _hook is not None:
+        return _hook
+    from litellm.proxy.proxy_server import app
+
+    runtime = runtime_module.build_runtime(runtime_module.config_path_from_proxy())
+    runtime_module.install_runtime(runtime)
+    add_routes(app)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass  # imported outside the proxy's event loop (a script): no background checks
+    else:
+        runtime.health.start()
+    _hook = UseCaseRouterHook()
+    return _hook
+
+
+def add_routes(app: FastAPI) -> None:
+    """Put the guide's routes ahead of the proxy's: its GET /health (real model calls) moves to /health/models."""
+    routes = app.router.routes
+    litellm_health = next(
+        (r for r in routes if isinstance(r, APIRoute) and r.path == "/health" and "GET" in r.methods), None
+    )
+    first_new = len(routes)
+    app.include_router(guide_router)
+    if litellm_health is not None:
+        app.add_api_route(
+            LITELLM_HEALTH_PATH,
+            litellm_health.endpoint,
+            methods=["GET"],
+            dependencies=litellm_health.dependencies,
+            tags=["health"],
+            summary="LiteLLM's model health check (calls every model)",
+        )
+    added = routes[first_new:]
+    del routes[first_new:]
+    routes[0:0] = added
+    app.openapi_schema = None  # regenerate the schema with the new routes

@@ -1,0 +1,150 @@
+"""One routing service for /route and the OpenAI path: session I/O and statistics around the pure core."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from . import metrics
+from .config import RoutingConfig
+from .core.catalog import UseCaseCatalog
+from .core.classifier import UseCaseClassifier
+from .core.policy import decide, policy_for
+from .core.types import Classification, Decision, Modality, SessionState
+from .store import StoreUnavailable
+from .store.sessions import SessionStore
+from .store.stats import StatsStore, TurnRecord
+
+log = logging.getLogger(__name__)
+
+SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class UnknownSession(LookupError):
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"Session {session_id} not found (it may have expired); omit session_id to start one")
+        self.session_id = session_id
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    decision: Decision
+    session_id: str
+    new_session: bool
+    request_count: int
+    routing_time: float
+    started_at: float  # perf_counter() when routing began
+
+
+def new_session_id() -> str:
+    return secrets.token_hex(16)  # 128 bits: unguessable
+
+
+class RouterService:
+    def __init__(
+        self,
+        config: RoutingConfig,
+        classifier: UseCaseClassifier,
+        sessions: SessionStore,
+        stats: StatsStore,
+        deployments: Callable[[], Iterable[Mapping]],
+    ) -> None:
+        self.config = config
+        self.classifier = classifier
+        self.sessions = sessions
+        self.stats = stats
+        self._deployments = deployments
+        self._policy = policy_for(config.mode)
+
+    def catalog(self) -> UseCaseCatalog:
+        """Read from the live LiteLLM router on every call: models added at runtime are routable at once."""
+        return UseCaseCatalog.from_deployments(self._deployments(), self.config.use_cases)
+
+    def classify(self, query: str, modality: Modality) -> Classification:
+        return self.classifier.classify(query, modality)
+
+    async def route(
+        self,
+        query: str,
+        modality: Modality,
+        session_id: str | None,
+        user_id: str | None,
+        *,
+        create_unknown: bool,
+    ) -> Routed:
+        """Decide the model for one turn and record it in the session.
+
+        `create_unknown` starts a session under a client-chosen id (the OpenAI path's convention);
+        without it an unknown id is a 404, as the integration guide specifies for /route."""
+        started = time.perf_counter()
+        session = await self._load_session(session_id, user_id, create_unknown)
+        decision = decide(
+            session, modality, self._policy, lambda: self.classifier.classify(query, modality), self.catalog()
+        )
+        now = time.time()
+        state = SessionState(
+            session_id=session_id or new_session_id(),
+            use_case=decision.use_case,
+            model=decision.model,
+            endpoint=decision.endpoint,
+            confidence=decision.confidence,
+            modality=session.modality if decision.bypass and session else modality,
+            request_count=0,
+            created_at=session.created_at if session else now,
+            last_accessed=now,
+            user_id=session.user_id if session else user_id,
+        )
+        try:
+            request_count = await self.sessions.record_turn(state)
+        except StoreUnavailable as exc:
+            metrics.STORE_ERRORS.inc()
+            log.warning("session not saved, store unavailable: %s", exc)
+            request_count = (session.request_count if session else 0) + 1
+        routing_time = time.perf_counter() - started
+        path = "bypass" if decision.bypass else "classified"
+        metrics.DECISIONS.labels(decision.use_case, decision.model, path).inc()
+        metrics.ROUTING_SECONDS.labels(path).observe(routing_time)
+        if session is None:
+            metrics.SESSION_CREATIONS.inc()
+        if decision.context_change:
+            metrics.CONTEXT_CHANGES.inc()
+        return Routed(decision, state.session_id, session is None, request_count, routing_time, started)
+
+    async def record(
+        self, routed: Routed, *, dry_run: bool, failed: bool, inference_time: float | None
+    ) -> None:
+        await self.stats.record(
+            TurnRecord(
+                bypass=routed.decision.bypass,
+                new_session=routed.new_session,
+                context_change=routed.decision.context_change,
+                dry_run=dry_run,
+                failed=failed,
+                routing_time=routed.routing_time,
+                inference_time=inference_time,
+                total_time=time.perf_counter() - routed.started_at,
+            )
+        )
+
+    async def _load_session(
+        self, session_id: str | None, user_id: str | None, create_unknown: bool
+    ) -> SessionState | None:
+        if session_id is None:
+            return None
+        try:
+            session = await self.sessions.get(session_id)
+        except StoreUnavailable as exc:
+            # Degrade: classify this turn rather than fail it.
+            metrics.STORE_ERRORS.inc()
+            log.warning("session lookup skipped, store unavailable: %s", exc)
+            return None
+        # A session belongs to the user who created it; to anyone else it does not exist.
+        if session is not None and session.user_id is not None and session.user_id != user_id:
+            raise UnknownSession(session_id)
+        if session is None and not create_unknown:
+            raise UnknownSession(session_id)
+        return session
