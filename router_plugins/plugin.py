@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Iterable
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from . import runtime as runtime_module
+from .config import ConfigError
 from .api.routes import router as guide_router
 from .openai_hook import UseCaseRouterHook
+
+log = logging.getLogger(__name__)
 
 _hook: UseCaseRouterHook | None = None
 
@@ -24,7 +30,12 @@ def install() -> UseCaseRouterHook:
         return _hook
     from litellm.proxy.proxy_server import app
 
-    runtime = runtime_module.build_runtime(runtime_module.config_path_from_proxy())
+    try:
+        runtime = runtime_module.build_runtime(runtime_module.config_path_from_proxy())
+    except ConfigError as exc:
+        # One readable line before the proxy's long traceback; the error stops startup.
+        log.critical("router_plugins cannot start: %s", exc)
+        raise
     runtime_module.install_runtime(runtime)
     add_routes(app)
     try:
@@ -40,9 +51,7 @@ def install() -> UseCaseRouterHook:
 def add_routes(app: FastAPI) -> None:
     """Put the guide's routes ahead of the proxy's: its GET /health (real model calls) moves to /health/models."""
     routes = app.router.routes
-    litellm_health = next(
-        (r for r in routes if isinstance(r, APIRoute) and r.path == "/health" and "GET" in r.methods), None
-    )
+    litellm_health = _find_get_route(routes, "/health")
     first_new = len(routes)
     app.include_router(guide_router)
     if litellm_health is not None:
@@ -58,3 +67,14 @@ def add_routes(app: FastAPI) -> None:
     del routes[first_new:]
     routes[0:0] = added
     app.openapi_schema = None  # regenerate the schema with the new routes
+
+
+def _find_get_route(routes: Iterable[BaseRoute], path: str) -> APIRoute | None:
+    """Search included routers too: FastAPI keeps each as one nested route."""
+    for route in routes:
+        if isinstance(route, APIRoute) and route.path == path and "GET" in route.methods:
+            return route
+        nested = getattr(getattr(route, "original_router", None), "routes", None)
+        if nested and (found := _find_get_route(nested, path)) is not None:
+            return found
+    return None

