@@ -52,7 +52,7 @@ def proxy_environment(model_base_url: str, overrides: Mapping[str, str] | None =
     env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     env.setdefault("LITELLM_LOG", "ERROR")
     for variable in MODEL_ENV_VARS:
-        env.setdefault(variable, model_base_url)
+        env[variable] = model_base_url
     env.update(overrides or {})
     return env
 

@@ -15,6 +15,7 @@ from .core.catalog import UseCaseCatalog
 from .core.classifier import UseCaseClassifier
 from .core.policy import decide, policy_for
 from .core.types import Classification, Decision, Modality, SessionState
+from .limits import InFlightLimiter
 from .store import StoreUnavailable
 from .store.sessions import SessionStore
 from .store.stats import StatsStore, TurnRecord
@@ -59,6 +60,7 @@ class RouterService:
         self.stats = stats
         self._deployments = deployments
         self._policy = policy_for(config.mode)
+        self.in_flight = InFlightLimiter(config.max_in_flight_per_model)
 
     def catalog(self) -> UseCaseCatalog:
         """Read from the live LiteLLM router on every call: models added at runtime are routable at once."""

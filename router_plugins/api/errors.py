@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from ..limits import Overloaded
 from ..store import StoreUnavailable
 from .auth import Unauthorized
 
@@ -43,6 +44,9 @@ def describe_validation_error(exc: RequestValidationError) -> str:
 
 def model_error_response(exc: Exception, use_case: str, routing_time: float) -> JSONResponse:
     """Map a LiteLLM router failure onto the guide's codes; a message the caller can act on."""
+    if isinstance(exc, Overloaded):
+        return error_response(503, str(exc), use_case=use_case, routing_time=routing_time,
+                              headers={"Retry-After": "1"})
     if isinstance(exc, litellm.Timeout):
         return error_response(504, f"Model timed out: {exc.message}", use_case=use_case, routing_time=routing_time)
     if isinstance(exc, (litellm.RateLimitError, litellm.RouterRateLimitError)):

@@ -63,16 +63,17 @@ async def route(request: schemas.RouteRequest, runtime: Runtime = Depends(get_ru
         try:
             if llm_router is None:
                 raise RuntimeError("the proxy has no model router")
-            response = await llm_router.acompletion(
-                model=decision.model,
-                messages=[{"role": "user", "content": request.query}],
-                max_tokens=request.max_tokens or DEFAULT_MAX_TOKENS,
-                temperature=DEFAULT_TEMPERATURE if request.temperature is None else request.temperature,
-                timeout=service.config.model_timeout,
-                # Lets the model server keep this conversation's KV cache warm.
-                extra_headers={"X-Session-ID": routed.session_id},
-                metadata={"use_case": decision.use_case, "session_id": routed.session_id},
-            )
+            with service.in_flight.slot(decision.model):
+                response = await llm_router.acompletion(
+                    model=decision.model,
+                    messages=[{"role": "user", "content": request.query}],
+                    max_tokens=request.max_tokens or DEFAULT_MAX_TOKENS,
+                    temperature=DEFAULT_TEMPERATURE if request.temperature is None else request.temperature,
+                    timeout=service.config.model_timeout,
+                    # Lets the model server keep this conversation's KV cache warm.
+                    extra_headers={"X-Session-ID": routed.session_id},
+                    metadata={"use_case": decision.use_case, "session_id": routed.session_id},
+                )
         except Exception as exc:  # every model failure maps onto the guide's codes
             await service.record(routed, dry_run=False, failed=True, inference_time=None)
             return model_error_response(exc, decision.use_case, routed.routing_time)
@@ -106,7 +107,7 @@ async def classify(request: schemas.ClassifyRequest, runtime: Runtime = Depends(
     return schemas.ClassifyResponse(
         use_case=classification.use_case,
         confidence=round(classification.confidence, 4),
-        scores=dict(classification.scores),
+        scores={name: round(score, 4) for name, score in classification.scores.items()},
         selected_model=route.model if route else None,
         routing_time=round(time.perf_counter() - started, 6),
         used_default=classification.used_default,

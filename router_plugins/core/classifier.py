@@ -60,7 +60,7 @@ class UseCaseClassifier:
         probabilities /= probabilities.sum()
         best = int(probabilities.argmax())
         confidence = float(probabilities[best])
-        score_map = {use_case: round(float(p), 4) for use_case, p in zip(self.use_cases, probabilities)}
+        score_map = {use_case: float(p) for use_case, p in zip(self.use_cases, probabilities)}
         if confidence < self._min_confidence:
             return Classification(self._default, confidence, score_map, used_default=True)
         return Classification(self.use_cases[best], confidence, score_map)

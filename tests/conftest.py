@@ -1,0 +1,152 @@
+"""Real processes for the tests: the local llama.cpp model server, LiteLLM proxies running
+router_plugins, and the Redis on 127.0.0.1:6379. Nothing is mocked."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import requests
+import yaml
+
+from router_plugins import embedded
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+MASTER_KEY = "sk-test-" + secrets.token_hex(16)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def load_repo_config() -> dict[str, Any]:
+    return yaml.safe_load(embedded.DEFAULT_CONFIG.read_text(encoding="utf-8"))
+
+
+def write_config(directory: Path, routing_overrides: Mapping[str, Any] | None = None) -> tuple[Path, str]:
+    """The repo's litellm_config.yaml with a private Redis key prefix (so tests never share keys)."""
+    document = load_repo_config()
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    document["routing"].update({"key_prefix": prefix, **(routing_overrides or {})})
+    path = directory / f"litellm_config_{prefix.rstrip(':')}.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path, prefix
+
+
+@dataclass
+class Router:
+    url: str
+    key: str
+    prefix: str
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.get(self.url + path, headers={**self.auth, **kwargs.pop("headers", {})}, timeout=60, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
+        return requests.post(
+            self.url + path, json=json, headers={**self.auth, **kwargs.pop("headers", {})}, timeout=60, **kwargs
+        )
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.delete(self.url + path, headers={**self.auth, **kwargs.pop("headers", {})}, timeout=60, **kwargs)
+
+    def stats(self) -> dict[str, Any]:
+        return self.get("/stats").json()
+
+
+def start_router(
+    directory: Path,
+    model_base_url: str,
+    *,
+    routing: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    workers: int = 1,
+) -> Router:
+    config, prefix = write_config(directory, routing)
+    port = free_port()
+    log_path = directory / f"proxy-{port}.log"
+    environment = embedded.proxy_environment(
+        model_base_url, {"LITELLM_MASTER_KEY": MASTER_KEY, "REDIS_URL": REDIS_URL, **(env or {})}
+    )
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            embedded.proxy_command(config, port, workers, host="127.0.0.1"),
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    router = Router(f"http://127.0.0.1:{port}", MASTER_KEY, prefix, process, log_path)
+    try:
+        embedded.wait_until_ready(f"{router.url}/health/readiness", process, timeout=240)
+    except Exception:
+        embedded.stop(process)
+        raise RuntimeError(f"router did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
+    return router
+
+
+def stop_router(router: Router) -> None:
+    embedded.stop(router.process)
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"{router.prefix}*"))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real llama.cpp OpenAI server with SmolLM2-135M, standing in for vLLM."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("model") / "model-server.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(embedded.model_server_command(port), stdout=log_file, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        embedded.wait_until_ready(f"{base_url}/models", process, timeout=120)
+        yield base_url
+    finally:
+        embedded.stop(process)
+
+
+@pytest.fixture(scope="session")
+def router(model_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
+    """The embedded default as `make run` starts it: loopback clients need no key, so the guide's
+    examples run verbatim. Sessions and stats in the real Redis."""
+    instance = start_router(
+        tmp_path_factory.mktemp("router"), model_server, env={"ROUTER_ALLOW_UNAUTHENTICATED_LOOPBACK": "true"}
+    )
+    yield instance
+    stop_router(instance)
+
+
+DEAD_PORT_BASE = "http://127.0.0.1:9/v1"  # the discard port: nothing listens there
+
+
+@pytest.fixture(scope="session")
+def secured_router(model_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
+    """Two workers, a key on every route, 3-second sessions, one model in flight per model group,
+    and the audio model pointed at a dead endpoint."""
+    instance = start_router(
+        tmp_path_factory.mktemp("secured"),
+        model_server,
+        routing={"session_timeout": 3, "max_in_flight_per_model": 1},
+        env={"ROUTER_ALLOW_UNAUTHENTICATED_LOOPBACK": "false", "AUDIO_API_BASE": DEAD_PORT_BASE},
+        workers=2,
+    )
+    yield instance
+    stop_router(instance)
