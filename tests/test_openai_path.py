@@ -1,0 +1,82 @@
+"""OpenAI-SDK clients: `model="auto"` is routed by the same core as /route; the decision comes back in headers."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from .conftest import Router
+
+
+@pytest.fixture()
+def client(router: Router) -> openai.OpenAI:
+    return openai.OpenAI(base_url=router.url + "/v1", api_key=router.key, max_retries=0)
+
+
+def test_auto_is_listed_in_models(client: openai.OpenAI) -> None:
+    names = {model.id for model in client.models.list()}
+    assert {"auto", "Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-VL-7B-Instruct", "Qwen/Qwen2-Audio-7B-Instruct"} <= names
+
+
+def test_auto_routes_and_reports_the_decision_in_headers(client: openai.OpenAI) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "Write a Python function to sort a list"}], max_tokens=16
+    )
+    completion = raw.parse()
+    assert completion.choices[0].message.content
+    assert raw.headers["x-route-use-case"] == "agent"
+    assert raw.headers["x-route-model"] == "Qwen/Qwen2.5-7B-Instruct"
+    assert raw.headers["x-route-bypass"] == "false"
+    assert len(raw.headers["x-route-session-id"]) == 32
+
+
+def test_session_header_gives_bypass_on_the_follow_up(client: openai.OpenAI, router: Router) -> None:
+    session = {"x-session-id": "sdk-conversation-0001"}
+    messages = [{"role": "user", "content": "Explain recursion briefly"}]
+    first = client.chat.completions.with_raw_response.create(model="auto", messages=messages, max_tokens=8, extra_headers=session)
+    messages += [{"role": "assistant", "content": first.parse().choices[0].message.content},
+                 {"role": "user", "content": "shorter please"}]
+    second = client.chat.completions.with_raw_response.create(model="auto", messages=messages, max_tokens=8, extra_headers=session)
+    assert first.headers["x-route-session-id"] == second.headers["x-route-session-id"] == "sdk-conversation-0001"
+    assert first.headers["x-route-bypass"] == "false" and second.headers["x-route-bypass"] == "true"
+    assert router.get("/sessions/sdk-conversation-0001").json()["request_count"] == 2
+
+
+def test_litellm_session_header_is_accepted(client: openai.OpenAI) -> None:
+    headers = {"x-litellm-session-id": "litellm-convention-0001"}
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "hello"}], max_tokens=4, extra_headers=headers
+    )
+    assert raw.headers["x-route-session-id"] == "litellm-convention-0001"
+
+
+def test_streaming_is_routed_with_headers(client: openai.OpenAI) -> None:
+    with client.chat.completions.with_streaming_response.create(
+        model="auto", messages=[{"role": "user", "content": "Write a Python hello world"}], max_tokens=12, stream=True
+    ) as response:
+        assert response.headers["x-route-use-case"] == "agent"
+        assert response.headers["x-route-model"] == "Qwen/Qwen2.5-7B-Instruct"
+        chunks = [chunk for chunk in response.parse()]
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    assert text.strip()
+
+
+def test_media_parts_are_the_modality_signal(client: openai.OpenAI) -> None:
+    # The stand-in model is text-only and rejects image parts; the routing decision is made first
+    # and comes back in the headers either way.
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    messages = [{"role": "user", "content": [{"type": "text", "text": "What does this chart show?"}, image]}]
+    with pytest.raises(openai.APIStatusError) as failure:
+        client.chat.completions.create(model="auto", messages=messages, max_tokens=4)
+    headers = failure.value.response.headers
+    assert headers["x-route-use-case"] == "multimodal"
+    assert headers["x-route-model"] == "Qwen/Qwen2.5-VL-7B-Instruct"
+
+
+def test_a_concrete_model_passes_through_untouched(client: openai.OpenAI) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="Qwen/Qwen2-Audio-7B-Instruct", messages=[{"role": "user", "content": "Write code"}], max_tokens=4
+    )
+    assert "x-route-use-case" not in raw.headers
+    assert raw.headers["x-litellm-model-name"] == "hosted_vllm/Qwen/Qwen2-Audio-7B-Instruct"
+    assert raw.parse().choices[0].message.content is not None
