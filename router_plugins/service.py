@@ -144,8 +144,7 @@ class RouterService:
             metrics.STORE_ERRORS.inc()
             log.warning("session lookup skipped, store unavailable: %s", exc)
             return None
-        # A session belongs to the user who created it; to anyone else it does not exist.
-        if session is not None and session.user_id is not None and session.user_id != user_id:
+        if session is not None and not session.visible_to(user_id):
             raise UnknownSession(session_id)
         if session is None and not create_unknown:
             raise UnknownSession(session_id)

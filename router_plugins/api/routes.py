@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 
 from ..core.policy import NoModelForUseCase
-from ..core.types import Modality, RoutingMode
+from ..core.types import Modality, RoutingMode, SessionState
 from ..runtime import Runtime, get_runtime
 from ..service import UnknownSession
 from . import schemas
@@ -114,6 +114,11 @@ async def classify(request: schemas.ClassifyRequest, runtime: Runtime = Depends(
     )
 
 
+async def _owned_session(runtime: Runtime, session_id: str, user_id: str | None) -> SessionState | None:
+    session = await runtime.service.sessions.get(session_id)
+    return session if session is not None and session.visible_to(user_id) else None
+
+
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
@@ -124,8 +129,8 @@ async def get_session(
     user_id: Annotated[str | None, Query(max_length=256)] = None,
     runtime: Runtime = Depends(get_runtime),
 ) -> JSONResponse:
-    session = await runtime.service.sessions.get(session_id)
-    if session is None or (session.user_id is not None and session.user_id != user_id):
+    session = await _owned_session(runtime, session_id, user_id)
+    if session is None:
         return error_response(404, f"Session {session_id} not found")
     body = schemas.SessionResponse(
         session_id=session.session_id,
@@ -147,11 +152,9 @@ async def end_session(
     user_id: Annotated[str | None, Query(max_length=256)] = None,
     runtime: Runtime = Depends(get_runtime),
 ) -> JSONResponse:
-    sessions = runtime.service.sessions
-    session = await sessions.get(session_id)
-    if session is None or (session.user_id is not None and session.user_id != user_id):
+    if await _owned_session(runtime, session_id, user_id) is None:
         return error_response(404, f"Session {session_id} not found")
-    await sessions.delete(session_id)
+    await runtime.service.sessions.delete(session_id)
     return JSONResponse({"success": True, "message": f"Session {session_id} ended"})
 
 

@@ -43,6 +43,10 @@ class SessionState:
     last_accessed: float
     user_id: str | None = None
 
+    def visible_to(self, user_id: str | None) -> bool:
+        """A session created with a user_id belongs to that user; to anyone else it does not exist."""
+        return self.user_id is None or self.user_id == user_id
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
