@@ -43,7 +43,7 @@ def live_deployments() -> Iterable[Mapping]:
     from litellm.proxy import proxy_server
 
     router = proxy_server.llm_router
-    return router.model_list if router is not None else ()
+    return router.registry().all() if router is not None else ()
 
 
 def build_runtime(config_path: str | Path) -> Runtime:
