@@ -87,6 +87,34 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def evaluate_file(args: argparse.Namespace) -> int:
+    from .config import load_config_file, parse_routing_config
+    from .evaluation import evaluate, format_report, shortfalls
+    from .examples import read_examples_file
+    from .runtime import build_classifier
+
+    config_path = Path(args.config).resolve()
+    config = parse_routing_config(load_config_file(config_path))
+    started = time.perf_counter()
+    classifier = build_classifier(config, config_path.parent)
+    print(f"classifier ready in {time.perf_counter() - started:.1f} s "
+          f"(encoder: {classifier.encoder.name if classifier.encoder else 'none'})")
+    examples = read_examples_file(Path(args.queries), set(config.use_cases))
+    problems = []
+    for hint, floors in ((True, args.hint_floors), (False, args.text_floors)):
+        report = evaluate(classifier, examples, hint=hint)
+        print(format_report(report, classifier.use_cases), end="\n\n")
+        problems += shortfalls(report, *floors)
+    for problem in problems:
+        print("BELOW FLOOR:", problem)
+    return 1 if problems else 0
+
+
+def _floors(text: str) -> tuple[float, float, float]:
+    overall, per_language, per_use_case = (float(part) for part in text.split(","))
+    return overall, per_language, per_use_case
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="router", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--model-port", type=int, default=int(os.environ.get("MODEL_PORT", 8000)))
     run_parser.add_argument("--workers", type=int, default=int(os.environ.get("ROUTER_WORKERS", 1)))
     run_parser.set_defaults(handler=run)
+    eval_parser = commands.add_parser("eval", help="classifier accuracy and latency on a labelled JSONL file")
+    eval_parser.add_argument("queries", help="JSONL rows: query, use_case, language, modality")
+    eval_parser.add_argument("--config", default=str(embedded.DEFAULT_CONFIG))
+    eval_parser.add_argument(
+        "--hint-floors", type=_floors, default=(0.0, 0.0, 0.0), metavar="OVERALL,LANGUAGE,USE_CASE",
+        help="minimum accuracies with the modality hint, e.g. 0.97,0.93,0.95; below them the exit code is 1",
+    )
+    eval_parser.add_argument(
+        "--text-floors", type=_floors, default=(0.0, 0.0, 0.0), metavar="OVERALL,LANGUAGE,USE_CASE",
+        help="minimum accuracies without the hint, e.g. 0.92,0.85,0",
+    )
+    eval_parser.set_defaults(handler=evaluate_file)
     args = parser.parse_args(argv)
     return args.handler(args)
 

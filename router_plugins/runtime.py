@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import pickle
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from .config import load_config_file, parse_routing_config
+from .config import RoutingConfig, load_config_file, parse_routing_config
+from .core import classifier as classifier_module
+from .core import training
 from .core.classifier import UseCaseClassifier
-from .core.encoders import SentenceTransformerEncoder
+from .core.encoders import Encoder, build_encoder
+from .core.training import TrainingOptions, fit_classifier
+from .embedding_cache import cached_embeddings
+from .examples import load_examples
 from .health import EndpointHealthMonitor
 from .service import RouterService
 from .store import connect
@@ -46,20 +53,75 @@ def live_deployments() -> Iterable[Mapping]:
     return router.registry().all() if router is not None else ()
 
 
+def build_classifier(config: RoutingConfig, base_dir: Path) -> UseCaseClassifier:
+    """Fitted from the examples on the first start, then loaded from the cache: a restart takes seconds."""
+    examples = load_examples(config, base_dir)
+    cache_dir = Path(config.cache_dir).expanduser()
+    encoder = None
+    if config.encoder.backend != "none":
+        encoder = build_encoder(config.encoder.backend, config.encoder.model, config.encoder.threads)
+    options = TrainingOptions(
+        regularisation=config.classifier.regularisation,
+        embedding_scale=config.classifier.embedding_scale,
+        cascade_threshold=config.classifier.cascade_threshold,
+    )
+    fingerprint = _fingerprint(config, examples, options, encoder)
+    path = cache_dir / f"classifier-{fingerprint}.pickle"
+    if path.exists():
+        with path.open("rb") as file:
+            classifier: UseCaseClassifier = pickle.load(file)  # our own cache file, keyed by content
+        classifier.attach_encoder(encoder)
+    else:
+        embeddings = None
+        if encoder is not None:
+            embeddings = cached_embeddings(encoder, [example.query for example in examples], cache_dir)
+        classifier = fit_classifier(
+            examples,
+            use_cases=list(config.use_cases),
+            declared_modalities={name: spec.modalities for name, spec in config.use_cases.items()},
+            default_use_case=config.default_use_case,
+            min_confidence=config.classifier.min_confidence,
+            encoder=encoder,
+            embeddings=embeddings,
+            options=options,
+        )
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        with temporary.open("wb") as file:
+            pickle.dump(classifier, file)
+        temporary.replace(path)  # atomic: workers starting together never read half a file
+    # Warm both heads so the first request pays no lazy initialisation.
+    classifier.classify("warm up")
+    if encoder is not None:
+        encoder.encode(["warm up"])
+    return classifier
+
+
+def _fingerprint(config: RoutingConfig, examples: list, options: TrainingOptions, encoder: Encoder | None) -> str:
+    import sklearn
+
+    digest = hashlib.sha256()
+    for part in (
+        repr(examples),
+        repr(options),
+        encoder.name if encoder else "none",
+        repr({name: spec.modalities for name, spec in config.use_cases.items()}),
+        config.default_use_case,
+        repr(config.classifier.min_confidence),
+        sklearn.__version__,
+        # A change to the fitting or prediction code invalidates what it fitted.
+        Path(training.__file__).read_text(encoding="utf-8"),
+        Path(classifier_module.__file__).read_text(encoding="utf-8"),
+    ):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()[:24]
+
+
 def build_runtime(config_path: str | Path) -> Runtime:
     document = load_config_file(config_path)
     config = parse_routing_config(document)
-    encoder = SentenceTransformerEncoder(config.encoder.model, threads=config.encoder.threads)
-    classifier = UseCaseClassifier(
-        encoder,
-        utterances={name: spec.utterances for name, spec in config.use_cases.items()},
-        modalities={name: spec.modalities for name, spec in config.use_cases.items()},
-        default_use_case=config.default_use_case,
-        k=config.classifier.k,
-        min_confidence=config.classifier.min_confidence,
-    )
-    # Warm the encoder so the first request pays no lazy initialisation.
-    classifier.classify("warm up")
+    classifier = build_classifier(config, Path(config_path).resolve().parent)
     redis_client = connect(config.redis_url) if config.redis_url else None
     if redis_client is not None:
         sessions = RedisSessionStore(redis_client, config.session_timeout, config.key_prefix)
@@ -72,7 +134,7 @@ def build_runtime(config_path: str | Path) -> Runtime:
         "use-case router ready: mode=%s, sessions=%s, encoder=%s",
         config.mode,
         "redis" if redis_client else "in-process",
-        encoder.name,
+        classifier.encoder.name if classifier.encoder else "none",
     )
     return Runtime(service, health, redis_client)
 

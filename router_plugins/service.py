@@ -66,13 +66,13 @@ class RouterService:
         """Read from the live LiteLLM router on every call: models added at runtime are routable at once."""
         return UseCaseCatalog.from_deployments(self._deployments(), self.config.use_cases)
 
-    def classify(self, query: str, modality: Modality) -> Classification:
+    def classify(self, query: str, modality: Modality | None) -> Classification:
         return self.classifier.classify(query, modality)
 
     async def route(
         self,
         query: str,
-        modality: Modality,
+        modality: Modality | None,
         session_id: str | None,
         user_id: str | None,
         *,
@@ -94,7 +94,7 @@ class RouterService:
             model=decision.model,
             endpoint=decision.endpoint,
             confidence=decision.confidence,
-            modality=session.modality if decision.bypass and session else modality,
+            modality=session.modality if decision.bypass and session else (modality or Modality.TEXT),
             request_count=0,
             created_at=session.created_at if session else now,
             last_accessed=now,

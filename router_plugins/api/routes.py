@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 
 from ..core.policy import NoModelForUseCase
-from ..core.types import Modality, RoutingMode, SessionState
+from ..core.types import RoutingMode, SessionState
 from ..runtime import Runtime, get_runtime
 from ..service import UnknownSession
 from . import schemas
@@ -45,7 +45,7 @@ async def route(request: schemas.RouteRequest, runtime: Runtime = Depends(get_ru
     try:
         routed = await service.route(
             request.query,
-            request.modality or Modality.TEXT,
+            request.modality,
             request.session_id,
             request.user_id,
             create_unknown=False,
@@ -102,7 +102,7 @@ async def route(request: schemas.RouteRequest, runtime: Runtime = Depends(get_ru
 @router.post("/classify", response_model=schemas.ClassifyResponse, responses=ERRORS)
 async def classify(request: schemas.ClassifyRequest, runtime: Runtime = Depends(get_runtime)) -> schemas.ClassifyResponse:
     started = time.perf_counter()
-    classification = runtime.service.classify(request.query, request.modality or Modality.TEXT)
+    classification = runtime.service.classify(request.query, request.modality)
     route = runtime.service.catalog().route_for(classification.use_case)
     return schemas.ClassifyResponse(
         use_case=classification.use_case,

@@ -1,70 +1,105 @@
-"""Embedding classifier: example utterances per use case in, calibrated use-case scores out."""
+"""Use-case classifier: a linear head over character and word n-grams, backed in a cascade by a
+linear head that also reads a multilingual sentence embedding, with the modality hint as a prior.
+
+The n-gram head is sub-millisecond and settles most queries; the encoder runs only when it is unsure.
+All parameters are fitted from labelled examples (`training.fit_classifier`); this module only predicts."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from .encoders import Encoder
 from .types import Classification, Modality
 
-# Sharpens cosine-similarity gaps into a probability-like confidence.
-_SOFTMAX_SCALE = 20.0
+MODALITIES: tuple[Modality, ...] = tuple(Modality)
+
+
+class TextVectorizer:
+    """What the n-gram head reads; fitted once (sklearn's TfidfVectorizer union underneath)."""
+
+    def __init__(self, union) -> None:
+        self._union = union
+
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        return self._union.transform([normalise(text) for text in texts]).tocsr()
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+@dataclass(frozen=True, slots=True)
+class LinearHead:
+    """Multinomial logistic regression: logits = X·Wᵀ + b over one or two feature blocks."""
+
+    text_weights: np.ndarray  # (classes, n-gram features)
+    bias: np.ndarray  # (classes,)
+    embedding_weights: np.ndarray | None = None  # (classes, embedding dimension)
+
+    def probabilities(self, ngrams: sparse.csr_matrix, embedding: np.ndarray | None = None) -> np.ndarray:
+        logits = np.asarray(ngrams @ self.text_weights.T).ravel() + self.bias
+        if self.embedding_weights is not None and embedding is not None:
+            logits = logits + self.embedding_weights @ embedding
+        return _softmax(logits)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max())
+    return shifted / shifted.sum()
 
 
 class UseCaseClassifier:
-    """k-nearest-utterance scoring: a use case scores the mean cosine similarity of its k closest
-    examples. A non-text modality hint restricts the candidates to the use cases that accept it."""
-
     def __init__(
         self,
-        encoder: Encoder,
-        utterances: Mapping[str, Sequence[str]],
-        modalities: Mapping[str, Sequence[Modality]],
+        use_cases: Sequence[str],
+        vectorizer: TextVectorizer,
+        fast_head: LinearHead,
+        modality_likelihood: Mapping[Modality, np.ndarray],
         default_use_case: str,
-        k: int,
         min_confidence: float,
+        encoder: Encoder | None = None,
+        full_head: LinearHead | None = None,
+        cascade_threshold: float = 1.0,
     ) -> None:
+        self.use_cases = tuple(use_cases)
         self.encoder = encoder
-        self.use_cases: tuple[str, ...] = tuple(utterances)
+        self._vectorizer = vectorizer
+        self._fast = fast_head
+        self._full = full_head if encoder is not None else None
+        self._likelihood = {modality: np.asarray(modality_likelihood[modality]) for modality in MODALITIES}
         self._default = default_use_case
-        self._k = k
         self._min_confidence = min_confidence
-        texts = [text for use_case in self.use_cases for text in utterances[use_case]]
-        self._labels = np.array(
-            [index for index, use_case in enumerate(self.use_cases) for _ in utterances[use_case]]
-        )
-        self._examples = encoder.encode(texts)
-        self._example_rows = [np.flatnonzero(self._labels == index) for index in range(len(self.use_cases))]
-        # Candidate masks per modality hint, computed once.
-        self._candidates = {
-            modality: np.array(
-                [modality is Modality.TEXT or modality in modalities[use_case] for use_case in self.use_cases]
-            )
-            for modality in Modality
-        }
+        self._cascade_threshold = cascade_threshold
 
-    def classify(self, text: str, modality: Modality = Modality.TEXT) -> Classification:
-        query = self.encoder.encode([text])[0]
-        similarities = self._examples @ query
-        scores = np.array(
-            [self._top_k_mean(similarities[rows]) for rows in self._example_rows], dtype=np.float64
-        )
-        candidates = self._candidates[modality]
-        if not candidates.any():
-            candidates = self._candidates[Modality.TEXT]
-        logits = np.where(candidates, scores * _SOFTMAX_SCALE, -np.inf)
-        logits -= logits.max()
-        probabilities = np.exp(logits)
-        probabilities /= probabilities.sum()
+    def __getstate__(self) -> dict:
+        # The encoder holds a native model: it is attached again after unpickling, never stored.
+        return {**self.__dict__, "encoder": None}
+
+    def attach_encoder(self, encoder: Encoder | None) -> None:
+        self.encoder = encoder
+        if encoder is None:
+            self._full = None
+
+    def classify(self, text: str, modality: Modality | None = None) -> Classification:
+        """`modality` is the client's hint; None means no hint (the text alone decides)."""
+        ngrams = self._vectorizer.transform([text])
+        probabilities = self._with_prior(self._fast.probabilities(ngrams), modality)
+        if self._full is not None and probabilities.max() < self._cascade_threshold:
+            embedding = self.encoder.encode([text])[0]
+            probabilities = self._with_prior(self._full.probabilities(ngrams, embedding), modality)
         best = int(probabilities.argmax())
         confidence = float(probabilities[best])
-        score_map = {use_case: float(p) for use_case, p in zip(self.use_cases, probabilities)}
+        scores = {use_case: float(p) for use_case, p in zip(self.use_cases, probabilities)}
         if confidence < self._min_confidence:
-            return Classification(self._default, confidence, score_map, used_default=True)
-        return Classification(self.use_cases[best], confidence, score_map)
+            return Classification(self._default, confidence, scores, used_default=True)
+        return Classification(self.use_cases[best], confidence, scores)
 
-    def _top_k_mean(self, similarities: np.ndarray) -> float:
-        k = min(self._k, similarities.size)
-        return float(np.partition(similarities, -k)[-k:].mean())
+    def _with_prior(self, probabilities: np.ndarray, modality: Modality | None) -> np.ndarray:
+        if modality is None:
+            return probabilities
+        posterior = probabilities * self._likelihood[modality]
+        return posterior / posterior.sum()

@@ -16,21 +16,21 @@ class NoModelForUseCase(LookupError):
 
 
 class BypassPolicy(Protocol):
-    def should_bypass(self, session: SessionState | None, modality: Modality) -> bool: ...
+    def should_bypass(self, session: SessionState | None, modality: Modality | None) -> bool: ...
 
 
 class RealtimeBypass:
     """A follow-up stays on the session's model unless it attaches a different kind of media.
     A plain-text follow-up in an image or audio session relies on the session: it attaches nothing new."""
 
-    def should_bypass(self, session: SessionState | None, modality: Modality) -> bool:
+    def should_bypass(self, session: SessionState | None, modality: Modality | None) -> bool:
         if session is None:
             return False
-        return modality is Modality.TEXT or modality is session.modality
+        return modality in (None, Modality.TEXT) or modality is session.modality
 
 
 class NeverBypass:
-    def should_bypass(self, session: SessionState | None, modality: Modality) -> bool:
+    def should_bypass(self, session: SessionState | None, modality: Modality | None) -> bool:
         return False
 
 
@@ -40,7 +40,7 @@ def policy_for(mode: RoutingMode) -> BypassPolicy:
 
 def decide(
     session: SessionState | None,
-    modality: Modality,
+    modality: Modality | None,
     policy: BypassPolicy,
     classify: Callable[[], Classification],
     catalog: UseCaseCatalog,
