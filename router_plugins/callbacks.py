@@ -11,3 +11,5 @@ use_case_router = install()
 
 # general_settings.custom_auth: 401 for a wrong key on every proxy route (LiteLLM says 400 without a database).
 from router_plugins.api.auth import proxy_key_check  # noqa: E402
+
+__all__ = ["proxy_key_check", "use_case_router"]

@@ -13,7 +13,7 @@ from litellm.integrations.custom_logger import CustomLogger
 from .core.policy import NoModelForUseCase
 from .core.types import Modality
 from .runtime import current_runtime
-from .service import UnknownSession
+from .service import SESSION_ID_PATTERN, UnknownSession
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +60,16 @@ class UseCaseRouterHook(CustomLogger):
         if runtime is None or data.get("model") != runtime.service.config.auto_model:
             return data  # a concrete model group passes through untouched
         text, modality = latest_user_turn(data.get("messages") or [])
+        session_id = session_id_from(data)
+        if session_id is not None and not SESSION_ID_PATTERN.match(session_id):
+            raise HTTPException(
+                status_code=400, detail="x-session-id: use 1-128 characters of letters, digits and . _ : -"
+            )
         try:
             routed = await runtime.service.route(
                 text or " ",
                 modality,
-                session_id_from(data),
+                session_id,
                 data.get("user"),
                 create_unknown=True,
             )

@@ -22,7 +22,9 @@ from .store.stats import StatsStore, TurnRecord
 
 log = logging.getLogger(__name__)
 
-SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Session ids become Redis key suffixes: a closed alphabet and a bounded length.
+SESSION_ID_REGEX = r"^[A-Za-z0-9._:-]{1,128}$"
+SESSION_ID_PATTERN = re.compile(SESSION_ID_REGEX)
 
 
 class UnknownSession(LookupError):

@@ -80,3 +80,12 @@ def test_a_concrete_model_passes_through_untouched(client: openai.OpenAI) -> Non
     assert "x-route-use-case" not in raw.headers
     assert raw.headers["x-litellm-model-name"] == "hosted_vllm/Qwen/Qwen2-Audio-7B-Instruct"
     assert raw.parse().choices[0].message.content is not None
+
+
+def test_a_malformed_session_header_is_400(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as failure:
+        client.chat.completions.create(
+            model="auto", messages=[{"role": "user", "content": "hi"}], max_tokens=4,
+            extra_headers={"x-session-id": "../../etc/passwd"},
+        )
+    assert "x-session-id" in str(failure.value)

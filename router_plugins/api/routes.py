@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from ..core.policy import NoModelForUseCase
 from ..core.types import RoutingMode, SessionState
 from ..runtime import Runtime, get_runtime
-from ..service import UnknownSession
+from ..service import SESSION_ID_REGEX, UnknownSession
 from . import schemas
 from .auth import require_api_key
 from .errors import GuideErrorRoute, error_response, model_error_response
@@ -34,7 +34,7 @@ ERRORS = {
 
 router = APIRouter(route_class=GuideErrorRoute, dependencies=[Depends(require_api_key)], tags=["use-case router"])
 
-SessionIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+SessionIdPath = Annotated[str, Path(pattern=SESSION_ID_REGEX)]
 
 
 @router.post("/route", response_model=schemas.RouteResponse, responses=ERRORS)

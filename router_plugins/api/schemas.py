@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.types import Modality
+from ..service import SESSION_ID_REGEX
 
 MAX_QUERY_CHARS = 32_000
 
-SessionId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$", description="From an earlier response")]
+SessionId = Annotated[str, Field(pattern=SESSION_ID_REGEX, description="From an earlier response")]
 
 
 class RouteRequest(BaseModel):
