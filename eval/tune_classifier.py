@@ -38,7 +38,7 @@ def main() -> None:
     # Only labelled rows with a language are scored (the YAML's utterances always train).
     scored = np.array([bool(e.language) for e in examples])
     print(f"{len(examples)} examples, {scored.sum()} scored by {args.folds}-fold cross-validation")
-    for regularisation, scale in itertools.product((10.0, 30.0, 100.0), (4.0, 8.0)):
+    for regularisation, scale in itertools.product((10.0, 30.0), (3.0, 4.0, 6.0)):
         options = TrainingOptions(regularisation=regularisation, embedding_scale=scale, cascade_threshold=1.1)
         results = {"fast+hint": [], "full+hint": [], "fast": [], "full": []}
         fast_confidence = []
