@@ -61,9 +61,9 @@ class ClassifierSpec(_Strict):
     # The n-gram head answers alone when it is at least this sure; otherwise the encoder is consulted.
     cascade_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.9
     # Inverse L2 strength of the logistic-regression heads (scikit-learn's C).
-    regularisation: Annotated[float, Field(gt=0.0)] = 10.0
+    regularisation: Annotated[float, Field(gt=0.0)] = 30.0
     # Weight of the sentence embedding against the n-grams in the second head.
-    embedding_scale: Annotated[float, Field(gt=0.0)] = 4.0
+    embedding_scale: Annotated[float, Field(gt=0.0)] = 3.0
 
 
 class RoutingConfig(_Strict):
