@@ -51,7 +51,7 @@ def main() -> None:
             )
             for i in test:
                 example = examples[i]
-                ngrams = model._vectorizer.transform([example.query])
+                ngrams = model._vectorizer.features(example.query)
                 fast = model._fast.probabilities(ngrams)
                 full = model._full.probabilities(ngrams, embeddings[i])
                 label = use_cases.index(example.use_case)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from router_plugins.config import load_config_file, parse_routing_config
@@ -103,3 +104,13 @@ TEXT_FLOORS = (0.94, 0.89, 0.88)  # goal 0.92, 0.85 (no per-use-case goal)
 def test_accuracy_floors_on_the_held_out_split(classifier: UseCaseClassifier, config, hint: bool, floors) -> None:
     report = evaluate(classifier, read_examples_file(HOLDOUT, set(config.use_cases)), hint=hint)
     assert shortfalls(report, *floors) == []
+
+
+def test_single_query_features_equal_scikit_learns(classifier: UseCaseClassifier) -> None:
+    vectorizer = classifier._vectorizer
+    for text in ["Read this aloud", "इस ऑडियो को टेक्स्ट में लिखो", "en pic ah pesa vai!!", "zzqx", ""]:
+        expected = vectorizer.transform([text]).toarray().ravel()
+        columns, values = vectorizer.features(text)
+        actual = np.zeros_like(expected, dtype=np.float64)
+        actual[columns] = values
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)

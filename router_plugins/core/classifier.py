@@ -19,13 +19,55 @@ MODALITIES: tuple[Modality, ...] = tuple(Modality)
 
 
 class TextVectorizer:
-    """What the n-gram head reads; fitted once (sklearn's TfidfVectorizer union underneath)."""
+    """What the n-gram heads read: fitted once with scikit-learn (a union of TfidfVectorizers), then
+    applied to one query at a time without it. scikit-learn's transform costs about 3 ms a query, nearly
+    all of it sparse-matrix overhead; `features` computes the same numbers in a tenth of that."""
 
     def __init__(self, union) -> None:
         self._union = union
+        self._blocks = self._compile(union)
+
+    def __getstate__(self) -> dict:
+        return {"_union": self._union}  # analyzers are closures: rebuilt on load, never pickled
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["_union"])
+
+    @staticmethod
+    def _compile(union) -> list:
+        blocks = []
+        offset = 0
+        for _, vectorizer in union.transformer_list:
+            blocks.append(
+                (vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_.astype(np.float64), offset)
+            )
+            offset += len(vectorizer.vocabulary_)
+        return blocks
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """Many texts at once, as a sparse matrix (training)."""
         return self._union.transform([normalise(text) for text in texts]).tocsr()
+
+    def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """One text as (column indices, values): sublinear tf × idf, L2-normalised per block."""
+        normalised = normalise(text)
+        all_indices, all_values = [], []
+        for analyzer, vocabulary, idf, offset in self._blocks:
+            counts: dict[int, int] = {}
+            for gram in analyzer(normalised):
+                column = vocabulary.get(gram)
+                if column is not None:
+                    counts[column] = counts.get(column, 0) + 1
+            if not counts:
+                continue
+            columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
+            values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[columns]
+            values /= np.sqrt(values @ values)
+            all_indices.append(columns + offset)
+            all_values.append(values)
+        if not all_indices:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        return np.concatenate(all_indices), np.concatenate(all_values)
 
 
 def normalise(text: str) -> str:
@@ -40,8 +82,10 @@ class LinearHead:
     bias: np.ndarray  # (classes,)
     embedding_weights: np.ndarray | None = None  # (classes, embedding dimension)
 
-    def probabilities(self, ngrams: sparse.csr_matrix, embedding: np.ndarray | None = None) -> np.ndarray:
-        logits = np.asarray(ngrams @ self.text_weights.T).ravel() + self.bias
+    def probabilities(self, ngrams: tuple[np.ndarray, np.ndarray], embedding: np.ndarray | None = None) -> np.ndarray:
+        """`ngrams` as `TextVectorizer.features` gives them."""
+        columns, values = ngrams
+        logits = self.text_weights[:, columns] @ values + self.bias
         if self.embedding_weights is not None and embedding is not None:
             logits = logits + self.embedding_weights @ embedding
         return _softmax(logits)
@@ -86,7 +130,7 @@ class UseCaseClassifier:
 
     def classify(self, text: str, modality: Modality | None = None) -> Classification:
         """`modality` is the client's hint; None means no hint (the text alone decides)."""
-        ngrams = self._vectorizer.transform([text])
+        ngrams = self._vectorizer.features(text)
         probabilities = self._with_prior(self._fast.probabilities(ngrams), modality)
         if self._full is not None and probabilities.max() < self._cascade_threshold:
             embedding = self.encoder.encode([text])[0]
