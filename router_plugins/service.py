@@ -38,7 +38,6 @@ class Routed:
     decision: Decision
     session_id: str
     new_session: bool
-    request_count: int
     routing_time: float
     started_at: float  # perf_counter() when routing began
 
@@ -87,7 +86,7 @@ class RouterService:
         started = time.perf_counter()
         session = await self._load_session(session_id, user_id, create_unknown)
         decision = decide(
-            session, modality, self._policy, lambda: self.classifier.classify(query, modality), self.catalog()
+            session, modality, self._policy, lambda: self.classify(query, modality), self.catalog()
         )
         now = time.time()
         state = SessionState(
@@ -103,11 +102,10 @@ class RouterService:
             user_id=session.user_id if session else user_id,
         )
         try:
-            request_count = await self.sessions.record_turn(state)
+            await self.sessions.record_turn(state)
         except StoreUnavailable as exc:
             metrics.STORE_ERRORS.inc()
             log.warning("session not saved, store unavailable: %s", exc)
-            request_count = (session.request_count if session else 0) + 1
         routing_time = time.perf_counter() - started
         path = "bypass" if decision.bypass else "classified"
         metrics.DECISIONS.labels(decision.use_case, decision.model, path).inc()
@@ -116,7 +114,7 @@ class RouterService:
             metrics.SESSION_CREATIONS.inc()
         if decision.context_change:
             metrics.CONTEXT_CHANGES.inc()
-        return Routed(decision, state.session_id, session is None, request_count, routing_time, started)
+        return Routed(decision, state.session_id, session is None, routing_time, started)
 
     async def record(
         self, routed: Routed, *, dry_run: bool, failed: bool, inference_time: float | None

@@ -30,6 +30,13 @@ def presented_key(request: Request) -> str | None:
     return None
 
 
+def _is_master_key(key: str) -> bool:
+    from litellm.proxy import proxy_server
+
+    master_key = proxy_server.master_key
+    return bool(master_key) and hmac.compare_digest(key.encode(), str(master_key).encode())
+
+
 def _is_loopback(request: Request) -> bool:
     host = request.client.host if request.client else ""
     try:
@@ -46,8 +53,7 @@ async def require_api_key(request: Request) -> None:
     key = presented_key(request)
     if key is None:
         raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>' (the proxy's master key or a virtual key)")
-    master_key = proxy_server.master_key
-    if master_key and hmac.compare_digest(key.encode(), str(master_key).encode()):
+    if _is_master_key(key):
         return
     if proxy_server.prisma_client is not None:
         try:
@@ -67,9 +73,7 @@ async def proxy_key_check(request: Request, api_key: str) -> str:
     from litellm.proxy._types import ProxyErrorTypes, ProxyException
 
     key = api_key.removeprefix("Bearer ").strip() if api_key else ""
-    master_key = proxy_server.master_key
-    is_master = bool(master_key) and hmac.compare_digest(key.encode(), str(master_key).encode())
-    if not is_master and proxy_server.prisma_client is None:
+    if not _is_master_key(key) and proxy_server.prisma_client is None:
         raise ProxyException(
             message="Invalid API key" if key else "Missing API key: send 'Authorization: Bearer <key>'",
             type=ProxyErrorTypes.auth_error,
