@@ -47,7 +47,7 @@ def main() -> None:
     variants = {"cascade (router)": config.classifier.cascade_threshold, "encoder always (baseline)": 1.1}
     results = {}
     for name, threshold in variants.items():
-        classifier._cascade_threshold = threshold
+        classifier.cascade_threshold = threshold
         latencies, correct = [], 0
         for _ in range(args.repeats):
             for example in examples:

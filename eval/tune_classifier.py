@@ -3,8 +3,8 @@
 
     .venv/bin/python eval/tune_classifier.py [--folds 5]
 
-Prints accuracy (with the modality hint, and without) for each setting, and for the cascade the share
-of queries the n-gram head settles alone at each threshold."""
+Prints, for each setting (C, embedding weight) and cascade threshold, accuracy with the modality hint
+and without, and the share of queries the n-gram head settles alone."""
 
 from __future__ import annotations
 
@@ -38,10 +38,11 @@ def main() -> None:
     # Only labelled rows with a language are scored (the YAML's utterances always train).
     scored = np.array([bool(e.language) for e in examples])
     print(f"{len(examples)} examples, {scored.sum()} scored by {args.folds}-fold cross-validation")
-    for regularisation, scale in itertools.product((10.0, 30.0), (3.0, 4.0, 6.0)):
-        options = TrainingOptions(regularisation=regularisation, embedding_scale=scale, cascade_threshold=1.1)
-        results = {"fast+hint": [], "full+hint": [], "fast": [], "full": []}
-        fast_confidence = []
+    thresholds = (0.8, 0.9, 0.95, 1.1)  # 1.1: the encoder on every query
+    for regularisation, weight in itertools.product((10.0, 30.0, 100.0), (0.5, 1.0, 1.5)):
+        options = TrainingOptions(regularisation=regularisation, embedding_weight=weight)
+        correct = {(hint, threshold): [] for hint in (True, False) for threshold in thresholds}
+        settled_alone = {threshold: [] for threshold in thresholds}
         for fold in range(args.folds):
             train = [i for i in range(len(examples)) if fold_of[i] != fold or not scored[i]]
             test = [i for i in range(len(examples)) if fold_of[i] == fold and scored[i]]
@@ -51,24 +52,24 @@ def main() -> None:
             )
             for i in test:
                 example = examples[i]
-                ngrams = model._vectorizer.features(example.query)
-                fast = model._fast.probabilities(ngrams)
-                full = model._full.probabilities(ngrams, embeddings[i])
                 label = use_cases.index(example.use_case)
-                for name, p in (("fast", fast), ("full", full)):
-                    results[name].append(p.argmax() == label)
-                    hinted = model._with_prior(p, example.modality)
-                    results[name + "+hint"].append(hinted.argmax() == label)
-                hinted_fast = model._with_prior(fast, example.modality)
-                hinted_full = model._with_prior(full, example.modality)
-                fast_confidence.append((hinted_fast.max(), hinted_fast.argmax() == label, hinted_full.argmax() == label))
-        summary = "  ".join(f"{name} {np.mean(values):.3f}" for name, values in results.items())
-        cascade = []
-        for threshold in (0.7, 0.8, 0.9, 0.95):
-            alone = [c >= threshold for c, _, _ in fast_confidence]
-            accuracy = np.mean([fast_ok if a else full_ok for a, (_, fast_ok, full_ok) in zip(alone, fast_confidence)])
-            cascade.append(f"t{threshold}: {accuracy:.3f} ({np.mean(alone):.0%} fast)")
-        print(f"C={regularisation:<5} scale={scale:<4} {summary} | cascade+hint " + "  ".join(cascade))
+                ngrams = model.ngram_probabilities(example.query)
+                both = model.with_embedding(ngrams, embeddings[i])
+                for hint in (True, False):
+                    modality = example.modality if hint else None
+                    alone = model.with_prior(ngrams, modality)
+                    voted = model.with_prior(both, modality)
+                    for threshold in thresholds:
+                        chosen = alone if alone.max() >= threshold else voted
+                        correct[hint, threshold].append(chosen.argmax() == label)
+                        if hint:
+                            settled_alone[threshold].append(alone.max() >= threshold)
+        cells = "  ".join(
+            f"t{threshold}: {np.mean(correct[True, threshold]):.3f}/{np.mean(correct[False, threshold]):.3f}"
+            f" ({np.mean(settled_alone[threshold]):.0%} n-gram only)"
+            for threshold in thresholds
+        )
+        print(f"C={regularisation:<5} weight={weight:<4} hint/text-only  {cells}")
 
 
 if __name__ == "__main__":

@@ -69,10 +69,10 @@ class ClassifierSpec(_Strict):
     min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3
     # The n-gram head answers alone when it is at least this sure; otherwise the encoder is consulted.
     cascade_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.9
-    # Inverse L2 strength of the logistic-regression heads (scikit-learn's C).
+    # Inverse L2 strength of both logistic-regression heads (scikit-learn's C).
     regularisation: Annotated[float, Field(gt=0.0)] = 30.0
-    # Weight of the sentence embedding against the n-grams in the second head.
-    embedding_scale: Annotated[float, Field(gt=0.0)] = 3.0
+    # How much the embedding head's vote counts against the n-gram head's when both run (an exponent).
+    embedding_weight: Annotated[float, Field(gt=0.0)] = 1.0
 
 
 class RoutingConfig(_Strict):

@@ -62,7 +62,7 @@ def build_classifier(config: RoutingConfig, base_dir: Path) -> UseCaseClassifier
         encoder = build_encoder(config.encoder.backend, config.encoder.model, cache_dir, config.encoder.threads)
     options = TrainingOptions(
         regularisation=config.classifier.regularisation,
-        embedding_scale=config.classifier.embedding_scale,
+        embedding_weight=config.classifier.embedding_weight,
         cascade_threshold=config.classifier.cascade_threshold,
     )
     fingerprint = _fingerprint(config, examples, options, encoder)

@@ -64,6 +64,16 @@ def test_modality_hint_decides_an_ambiguous_request(
     assert classifier.classify("summarise this", modality).use_case == expected
 
 
+def test_attached_media_rules_out_use_cases_whose_models_cannot_take_it(classifier: UseCaseClassifier, config) -> None:
+    # Worded as a coding question, but an audio file is attached: only audio-capable use cases remain.
+    result = classifier.classify("write a python function that sorts a list", Modality.AUDIO)
+    audio_capable = {name for name, spec in config.use_cases.items() if Modality.AUDIO in spec.modalities}
+    assert result.use_case in audio_capable
+    assert all(result.scores[name] == 0.0 for name in set(config.use_cases) - audio_capable)
+    # Text alone attaches nothing and rules out nothing.
+    assert classifier.classify("write a python function that sorts a list", Modality.TEXT).use_case == "agent"
+
+
 def test_low_confidence_falls_back_to_the_default_and_says_so(config) -> None:
     strict = build_classifier(
         config.model_copy(update={"classifier": config.classifier.model_copy(update={"min_confidence": 0.999})}),

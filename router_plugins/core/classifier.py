@@ -1,8 +1,10 @@
 """Use-case classifier: a linear head over character and word n-grams, backed in a cascade by a
-linear head that also reads a multilingual sentence embedding, with the modality hint as a prior.
+linear head over a multilingual sentence embedding, with the modality hint as a prior.
 
-The n-gram head is sub-millisecond and settles most queries; the encoder runs only when it is unsure.
-All parameters are fitted from labelled examples (`training.fit_classifier`); this module only predicts."""
+The n-gram head is sub-millisecond and settles most queries; when it is unsure the encoder runs and the
+two heads vote as a product of experts (their probabilities multiplied, the embedding's raised to
+`embedding_weight`). All parameters are fitted from labelled examples (`training.fit_classifier`); this
+module only predicts."""
 
 from __future__ import annotations
 
@@ -76,19 +78,18 @@ def normalise(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class LinearHead:
-    """Multinomial logistic regression: logits = X·Wᵀ + b over one or two feature blocks."""
+    """Multinomial logistic regression: probabilities = softmax(W·x + b)."""
 
-    text_weights: np.ndarray  # (classes, n-gram features)
+    weights: np.ndarray  # (classes, features)
     bias: np.ndarray  # (classes,)
-    embedding_weights: np.ndarray | None = None  # (classes, embedding dimension)
 
-    def probabilities(self, ngrams: tuple[np.ndarray, np.ndarray], embedding: np.ndarray | None = None) -> np.ndarray:
-        """`ngrams` as `TextVectorizer.features` gives them."""
+    def ngram_probabilities(self, ngrams: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """`ngrams` as `TextVectorizer.features` gives them: sparse columns and values."""
         columns, values = ngrams
-        logits = self.text_weights[:, columns] @ values + self.bias
-        if self.embedding_weights is not None and embedding is not None:
-            logits = logits + self.embedding_weights @ embedding
-        return _softmax(logits)
+        return _softmax(self.weights[:, columns] @ values + self.bias)
+
+    def dense_probabilities(self, features: np.ndarray) -> np.ndarray:
+        return _softmax(self.weights @ features + self.bias)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -101,23 +102,26 @@ class UseCaseClassifier:
         self,
         use_cases: Sequence[str],
         vectorizer: TextVectorizer,
-        fast_head: LinearHead,
+        ngram_head: LinearHead,
         modality_likelihood: Mapping[Modality, np.ndarray],
         default_use_case: str,
         min_confidence: float,
         encoder: Encoder | None = None,
-        full_head: LinearHead | None = None,
+        embedding_head: LinearHead | None = None,
+        embedding_weight: float = 1.0,
         cascade_threshold: float = 1.0,
     ) -> None:
         self.use_cases = tuple(use_cases)
         self.encoder = encoder
+        # The n-gram head answers alone when at least this sure (with the hint); above 1, never.
+        self.cascade_threshold = cascade_threshold
         self._vectorizer = vectorizer
-        self._fast = fast_head
-        self._full = full_head if encoder is not None else None
+        self._ngram_head = ngram_head
+        self._embedding_head = embedding_head if encoder is not None else None
+        self._embedding_weight = embedding_weight
         self._likelihood = {modality: np.asarray(modality_likelihood[modality]) for modality in MODALITIES}
         self._default = default_use_case
         self._min_confidence = min_confidence
-        self._cascade_threshold = cascade_threshold
 
     def __getstate__(self) -> dict:
         # The encoder holds a native model: it is attached again after unpickling, never stored.
@@ -126,15 +130,15 @@ class UseCaseClassifier:
     def attach_encoder(self, encoder: Encoder | None) -> None:
         self.encoder = encoder
         if encoder is None:
-            self._full = None
+            self._embedding_head = None
 
     def classify(self, text: str, modality: Modality | None = None) -> Classification:
         """`modality` is the client's hint; None means no hint (the text alone decides)."""
-        ngrams = self._vectorizer.features(text)
-        probabilities = self._with_prior(self._fast.probabilities(ngrams), modality)
-        if self._full is not None and probabilities.max() < self._cascade_threshold:
+        from_ngrams = self.ngram_probabilities(text)
+        probabilities = self.with_prior(from_ngrams, modality)
+        if self._embedding_head is not None and probabilities.max() < self.cascade_threshold:
             embedding = self.encoder.encode([text])[0]
-            probabilities = self._with_prior(self._full.probabilities(ngrams, embedding), modality)
+            probabilities = self.with_prior(self.with_embedding(from_ngrams, embedding), modality)
         best = int(probabilities.argmax())
         confidence = float(probabilities[best])
         scores = {use_case: float(p) for use_case, p in zip(self.use_cases, probabilities)}
@@ -142,8 +146,21 @@ class UseCaseClassifier:
             return Classification(self._default, confidence, scores, used_default=True)
         return Classification(self.use_cases[best], confidence, scores)
 
-    def _with_prior(self, probabilities: np.ndarray, modality: Modality | None) -> np.ndarray:
+    def ngram_probabilities(self, text: str) -> np.ndarray:
+        """The n-gram head alone, before the modality prior."""
+        return self._ngram_head.ngram_probabilities(self._vectorizer.features(text))
+
+    def with_embedding(self, ngram_probabilities: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+        """Both heads' vote on a query whose embedding is known, before the modality prior."""
+        if self._embedding_head is None:
+            return ngram_probabilities
+        votes = ngram_probabilities * self._embedding_head.dense_probabilities(embedding) ** self._embedding_weight
+        return votes / votes.sum()
+
+    def with_prior(self, probabilities: np.ndarray, modality: Modality | None) -> np.ndarray:
         if modality is None:
             return probabilities
         posterior = probabilities * self._likelihood[modality]
-        return posterior / posterior.sum()
+        total = posterior.sum()
+        # No use case declares this media: the hint cannot help, the text decides.
+        return posterior / total if total > 0 else probabilities

@@ -25,12 +25,10 @@ class Example:
 
 @dataclass(frozen=True, slots=True)
 class TrainingOptions:
-    regularisation: float = 10.0  # LogisticRegression's C
-    embedding_scale: float = 1.0  # weight of the embedding block against the n-grams
+    regularisation: float = 30.0  # LogisticRegression's C, for both heads
+    embedding_weight: float = 1.0  # exponent of the embedding head's vote against the n-gram head's
     cascade_threshold: float = 0.9
     modality_smoothing: float = 1.0
-    # The floor of P(modality | use case) for a modality the use case does not declare.
-    undeclared_modality: float = 0.01
 
 
 def fit_vectorizer(texts: Sequence[str]) -> TextVectorizer:
@@ -52,7 +50,9 @@ def modality_likelihood(
     declared: Mapping[str, Sequence[Modality]],
     options: TrainingOptions,
 ) -> dict[Modality, np.ndarray]:
-    """P(modality hint | use case), counted from the examples, smoothed, floored where undeclared."""
+    """P(modality hint | use case), counted from the examples and smoothed; zero for attached media the
+    use case does not declare: its models cannot take that media, so it is never chosen for it. (The
+    `text` hint attaches nothing and excludes no use case.)"""
     counts = np.full((len(MODALITIES), len(use_cases)), options.modality_smoothing)
     for example in examples:
         if example.modality is not None:
@@ -60,8 +60,8 @@ def modality_likelihood(
     likelihood = counts / counts.sum(axis=0, keepdims=True)
     for column, use_case in enumerate(use_cases):
         for row, modality in enumerate(MODALITIES):
-            if modality not in declared[use_case]:
-                likelihood[row, column] = min(likelihood[row, column], options.undeclared_modality)
+            if modality is not Modality.TEXT and modality not in declared[use_case]:
+                likelihood[row, column] = 0.0
     return {modality: likelihood[row] for row, modality in enumerate(MODALITIES)}
 
 
@@ -75,33 +75,24 @@ def fit_classifier(
     embeddings: np.ndarray | None = None,
     options: TrainingOptions = TrainingOptions(),
 ) -> UseCaseClassifier:
-    """`embeddings` (one row per example, from `encoder`) enable the cascade's second head."""
+    """`embeddings` (one row per example, from `encoder`) enable the cascade's embedding head."""
     texts = [example.query for example in examples]
     labels = np.array([use_cases.index(example.use_case) for example in examples])
     vectorizer = fit_vectorizer(texts)
-    ngrams = vectorizer.transform(texts)
-    fast = _fit_head(ngrams, labels, options.regularisation)
-    full = None
+    ngram_head = _fit_head(vectorizer.transform(texts), labels, options.regularisation)
+    embedding_head = None
     if encoder is not None and embeddings is not None:
-        from scipy import sparse
-
-        features = sparse.hstack([ngrams, sparse.csr_matrix(embeddings * options.embedding_scale)]).tocsr()
-        joint = _fit_head(features, labels, options.regularisation)
-        width = ngrams.shape[1]
-        full = LinearHead(
-            text_weights=joint.text_weights[:, :width],
-            bias=joint.bias,
-            embedding_weights=joint.text_weights[:, width:] * options.embedding_scale,
-        )
+        embedding_head = _fit_head(embeddings, labels, options.regularisation)
     return UseCaseClassifier(
         use_cases,
         vectorizer,
-        fast,
+        ngram_head,
         modality_likelihood(examples, use_cases, declared_modalities, options),
         default_use_case,
         min_confidence,
-        encoder=encoder if full is not None else None,
-        full_head=full,
+        encoder=encoder if embedding_head is not None else None,
+        embedding_head=embedding_head,
+        embedding_weight=options.embedding_weight,
         cascade_threshold=options.cascade_threshold,
     )
 
@@ -109,4 +100,4 @@ def fit_classifier(
 def _fit_head(features, labels: np.ndarray, regularisation: float) -> LinearHead:
     model = LogisticRegression(C=regularisation, max_iter=5000)
     model.fit(features, labels)
-    return LinearHead(text_weights=np.asarray(model.coef_, dtype=np.float32), bias=model.intercept_.astype(np.float32))
+    return LinearHead(weights=np.asarray(model.coef_, dtype=np.float32), bias=model.intercept_.astype(np.float32))
