@@ -110,6 +110,31 @@ def evaluate_file(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def evaluate_sessions_file(args: argparse.Namespace) -> int:
+    from .config import load_config_file, parse_routing_config
+    from .core.catalog import UseCaseCatalog
+    from .core.types import RoutingMode
+    from .runtime import build_classifier
+    from .service import routing_policy
+    from .session_evaluation import format_session_reports, read_conversations, replay, session_shortfalls
+
+    config_path = Path(args.config).resolve()
+    document = load_config_file(config_path)
+    config = parse_routing_config(document)
+    classifier = build_classifier(config, config_path.parent)
+    catalog = UseCaseCatalog.from_deployments(document.get("model_list") or (), config.use_cases)
+    conversations = read_conversations(Path(args.conversations), set(config.use_cases))
+    reports = [
+        replay(conversations, classifier, routing_policy(config, mode), catalog, mode.value)
+        for mode in (RoutingMode.REALTIME, RoutingMode.STANDARD)
+    ]
+    print(format_session_reports(reports))
+    problems = session_shortfalls(reports[0], *args.floors)
+    for problem in problems:
+        print("BELOW FLOOR:", problem)
+    return 1 if problems else 0
+
+
 def _floors(text: str) -> tuple[float, float, float]:
     overall, per_language, per_use_case = (float(part) for part in text.split(","))
     return overall, per_language, per_use_case
@@ -136,6 +161,16 @@ def main(argv: list[str] | None = None) -> int:
         help="minimum accuracies without the hint, e.g. 0.92,0.85,0",
     )
     eval_parser.set_defaults(handler=evaluate_file)
+    sessions_parser = commands.add_parser(
+        "eval-sessions", help="session routing (per-turn accuracy, bypass, context changes) on labelled conversations"
+    )
+    sessions_parser.add_argument("conversations", help="JSONL rows: id, language, turns[query, use_case, modality, context_change]")
+    sessions_parser.add_argument("--config", default=str(embedded.DEFAULT_CONFIG))
+    sessions_parser.add_argument(
+        "--floors", type=_floors, default=(0.0, 0.0, 0.0), metavar="ACCURACY,BYPASS,RECALL",
+        help="minimums for ROUTING_MODE=realtime, e.g. 0.97,0.85,0.95; below them the exit code is 1",
+    )
+    sessions_parser.set_defaults(handler=evaluate_sessions_file)
     args = parser.parse_args(argv)
     return args.handler(args)
 

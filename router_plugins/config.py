@@ -6,6 +6,7 @@ a router that silently ignores a typo routes wrongly for weeks."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -75,6 +76,26 @@ class ClassifierSpec(_Strict):
     embedding_weight: Annotated[float, Field(gt=0.0)] = 1.0
 
 
+USE_CASE_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+class SessionSpec(_Strict):
+    """realtime mode; fitted on eval/conversations_dev.jsonl by eval/tune_sessions.py."""
+
+    # How sure the n-gram head (with the modality hint) must be of another use case before a follow-up
+    # leaves its session's use case ...
+    switch_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.85
+    # ... when that is the default use case, where short follow-ups read on their own land;
+    switch_to_default_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.99
+    # ... when it is the use case before the session's last switch (the end of an excursion).
+    return_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
+    # A turn that leaves is classified in full with these weights on the session's current, previous
+    # and the default use case (every other weighs 1).
+    current_weight: Annotated[float, Field(gt=0.0)] = 1.0
+    previous_weight: Annotated[float, Field(gt=0.0)] = 3.0
+    default_weight: Annotated[float, Field(gt=0.0)] = 1.0
+
+
 class RoutingConfig(_Strict):
     mode: RoutingMode = RoutingMode.REALTIME
     session_timeout: Annotated[int, Field(gt=0)] = 1800
@@ -91,7 +112,17 @@ class RoutingConfig(_Strict):
     cache_dir: str = "~/.cache/vllm-usecase-router"
     encoder: EncoderSpec = EncoderSpec()
     classifier: ClassifierSpec = ClassifierSpec()
+    session: SessionSpec = SessionSpec()
     use_cases: Annotated[dict[str, UseCaseSpec], Field(min_length=1)]
+
+    @field_validator("use_cases")
+    @classmethod
+    def _plain_ids(cls, use_cases: dict[str, UseCaseSpec]) -> dict[str, UseCaseSpec]:
+        # Ids travel in headers, metrics labels and session records (comma-separated history).
+        bad = [name for name in use_cases if not USE_CASE_ID.fullmatch(name)]
+        if bad:
+            raise ValueError(f"use case ids {bad} must match {USE_CASE_ID.pattern}")
+        return use_cases
 
 
 # The integration guide's environment variables win over the YAML.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,22 +29,55 @@ _PART_MODALITIES: Sequence[tuple[Modality, frozenset[str]]] = (
 )
 
 
+# Blocks that agent harnesses inject into user messages: context for the model, not the person's request.
+_INJECTED_BLOCK = re.compile(
+    r"<(system-reminder|system|environment_details|context|instructions|tool_result|tool_output|"
+    r"function_results|search_results|documents?|file|attachments?)\b[^>]*>.*?</\1\s*>",
+    re.DOTALL | re.IGNORECASE,
+)
+_TAG = re.compile(r"</?[A-Za-z][\w:-]*(\s[^<>]*)?>")
+
+
+def human_text(text: str) -> str:
+    """The person's words in a user message: injected blocks dropped, wrapper tags (<user_query>) unwrapped."""
+    return " ".join(_TAG.sub(" ", _INJECTED_BLOCK.sub(" ", text)).split())
+
+
+def _message_text(message: Mapping[str, Any]) -> tuple[str, Modality]:
+    content = message.get("content")
+    if isinstance(content, str):
+        return human_text(content), Modality.TEXT
+    parts = [part for part in content or () if isinstance(part, Mapping)]
+    # Only "text" parts: tool results and other structured parts are not the person's request.
+    text = human_text(" ".join(str(part.get("text", "")) for part in parts if part.get("type") == "text"))
+    kinds = {part.get("type") for part in parts}
+    for modality, types in _PART_MODALITIES:
+        if kinds & types:
+            return text, modality
+    return text, Modality.TEXT
+
+
 def latest_user_turn(messages: Sequence[Mapping[str, Any]]) -> tuple[str, Modality]:
-    """The text and media kind of the last user message: the turn being routed."""
+    """The human text and media kind of the last user message: the turn being routed. System prompts,
+    assistant and tool messages, and blocks a harness injects are never classified."""
     for message in reversed(messages):
-        if message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content, Modality.TEXT
-        parts = [part for part in content or () if isinstance(part, Mapping)]
-        text = " ".join(str(part.get("text", "")) for part in parts if part.get("type") == "text").strip()
-        kinds = {part.get("type") for part in parts}
-        for modality, types in _PART_MODALITIES:
-            if kinds & types:
-                return text, modality
-        return text, Modality.TEXT
+        if message.get("role") == "user":
+            return _message_text(message)
     return "", Modality.TEXT
+
+
+def derived_session_id(messages: Sequence[Mapping[str, Any]], caller: str) -> str | None:
+    """A stable session id for a client that sends the conversation but no session id: the caller (API
+    key and `user`) and the conversation's opening (system prompt and first user message), hashed.
+    Every turn of the conversation carries the same opening, so stickiness never silently turns off."""
+    opening = [message for message in messages if message.get("role") in ("system", "developer")][:1]
+    first_user = next((message for message in messages if message.get("role") == "user"), None)
+    if first_user is None:
+        return None
+    digest = hashlib.sha256(caller.encode("utf-8"))
+    for message in (*opening, first_user):
+        digest.update(b"\0" + str(message.get("content")).encode("utf-8"))
+    return "conv-" + digest.hexdigest()[:32]
 
 
 def session_id_from(data: Mapping[str, Any]) -> str | None:
@@ -59,12 +94,18 @@ class UseCaseRouterHook(CustomLogger):
         runtime = current_runtime()
         if runtime is None or data.get("model") != runtime.service.config.auto_model:
             return data  # a concrete model group passes through untouched
-        text, modality = latest_user_turn(data.get("messages") or [])
+        messages = data.get("messages") or []
+        text, modality = latest_user_turn(messages)
         session_id = session_id_from(data)
+        source = "client"
         if session_id is not None and not SESSION_ID_PATTERN.match(session_id):
             raise HTTPException(
                 status_code=400, detail="x-session-id: use 1-128 characters of letters, digits and . _ : -"
             )
+        if session_id is None:
+            caller = f"{getattr(user_api_key_dict, 'token', None) or ''}\0{data.get('user') or ''}"
+            session_id = derived_session_id(messages, caller)
+            source = "derived" if session_id else "new"
         try:
             routed = await runtime.service.route(
                 text or " ",
@@ -86,6 +127,7 @@ class UseCaseRouterHook(CustomLogger):
             "model": decision.model,
             "bypass": decision.bypass,
             "session_id": routed.session_id,
+            "session_source": source,
             "routing_started": routed.started_at,
         }
         await runtime.service.record(routed, dry_run=False, failed=False, inference_time=None)
@@ -102,6 +144,8 @@ class UseCaseRouterHook(CustomLogger):
             "x-route-model": decision["model"],
             "x-route-bypass": "true" if decision["bypass"] else "false",
             "x-route-session-id": decision["session_id"],
+            # client: the request named its session; derived: keyed on the conversation's opening.
+            "x-route-session-source": decision["session_source"],
         }
 
     async def async_log_success_event(self, kwargs, response_obj, start_time, end_time) -> None:

@@ -13,8 +13,8 @@ from . import metrics
 from .config import RoutingConfig
 from .core.catalog import UseCaseCatalog
 from .core.classifier import UseCaseClassifier
-from .core.policy import decide, policy_for
-from .core.types import Classification, Decision, Modality, SessionState
+from .core.policy import RoutingPolicy, Stickiness, decide, next_session_state, policy_for
+from .core.types import Classification, Decision, Modality, RoutingMode, SessionState
 from .limits import InFlightLimiter
 from .store import StoreUnavailable
 from .store.sessions import SessionStore
@@ -42,6 +42,17 @@ class Routed:
     started_at: float  # perf_counter() when routing began
 
 
+def routing_policy(config: RoutingConfig, mode: RoutingMode | None = None) -> RoutingPolicy:
+    """The policy the YAML configures (`mode`, `session`); `mode` overrides the configured one."""
+    session = config.session
+    return policy_for(
+        mode or config.mode,
+        Stickiness(**session.model_dump()),
+        {name: spec.modalities for name, spec in config.use_cases.items()},
+        config.default_use_case,
+    )
+
+
 def new_session_id() -> str:
     return secrets.token_hex(16)  # 128 bits: unguessable
 
@@ -60,7 +71,7 @@ class RouterService:
         self.sessions = sessions
         self.stats = stats
         self._deployments = deployments
-        self._policy = policy_for(config.mode)
+        self._policy = routing_policy(config)
         self.in_flight = InFlightLimiter(config.max_in_flight_per_model)
 
     def catalog(self) -> UseCaseCatalog:
@@ -86,20 +97,15 @@ class RouterService:
         started = time.perf_counter()
         session = await self._load_session(session_id, user_id, create_unknown)
         decision = decide(
-            session, modality, self._policy, lambda: self.classify(query, modality), self.catalog()
+            session,
+            modality,
+            self._policy,
+            lambda prior: self.classifier.ngram_scores(query, modality, prior),
+            lambda prior: self.classifier.classify(query, modality, prior),
+            self.catalog(),
         )
-        now = time.time()
-        state = SessionState(
-            session_id=session_id or new_session_id(),
-            use_case=decision.use_case,
-            model=decision.model,
-            endpoint=decision.endpoint,
-            confidence=decision.confidence,
-            modality=session.modality if decision.bypass and session else (modality or Modality.TEXT),
-            request_count=0,
-            created_at=session.created_at if session else now,
-            last_accessed=now,
-            user_id=session.user_id if session else user_id,
+        state = next_session_state(
+            session, session_id or new_session_id(), decision, modality, user_id, time.time()
         )
         try:
             await self.sessions.record_turn(state)

@@ -66,3 +66,15 @@ def test_missing_routing_section_is_named(document: dict) -> None:
     del document["routing"]
     with pytest.raises(ConfigError, match=r"^routing: missing"):
         parse_routing_config(document, environ={})
+
+
+def test_use_case_id_with_a_comma_is_named(document: dict) -> None:
+    document["routing"]["use_cases"]["a,b"] = document["routing"]["use_cases"]["agent"]
+    with pytest.raises(ConfigError, match=r"routing\.use_cases: .*\['a,b'\] must match"):
+        parse_routing_config(document, environ={})
+
+
+def test_session_weights_are_validated_and_named(document: dict) -> None:
+    document["routing"]["session"] = {"switch_confidence": 1.5}
+    with pytest.raises(ConfigError, match=r"routing\.session\.switch_confidence"):
+        parse_routing_config(document, environ={})

@@ -122,8 +122,14 @@ def test_modality_change_re_routes_and_counts_a_context_change(router: Router) -
     ).json()
     assert text["use_case"] == "agent" and not image["bypass_used"]
     assert image["use_case"] == "multimodal" and image["selected_model"] == "Qwen/Qwen2.5-VL-7B-Instruct"
-    assert router.stats()["context_changes"] == before + 1
-    assert router.get(f"/sessions/{text['session_id']}").json()["use_case"] == "multimodal"
+    back = router.post(
+        "/route",
+        {"query": "now read that haiku aloud in a calm voice", "session_id": text["session_id"], "dry_run": True},
+    ).json()
+    assert back["use_case"] == "tts" and not back["bypass_used"]
+    assert router.stats()["context_changes"] == before + 2
+    info = router.get(f"/sessions/{text['session_id']}").json()
+    assert info["use_case"] == "tts" and info["use_case_history"] == ["agent", "multimodal", "tts"]
 
 
 def test_standard_mode_would_not_bypass_but_realtime_does(router: Router) -> None:

@@ -32,6 +32,7 @@ def state(session_id: str = "abc123", **changes: object) -> SessionState:
     fields = dict(
         session_id=session_id, use_case="agent", model="m", endpoint="http://x/v1", confidence=0.9,
         modality=Modality.TEXT, request_count=0, created_at=1.0, last_accessed=2.0, user_id="u1",
+        history=("multimodal", "agent"),
     )
     fields.update(changes)
     return SessionState(**fields)
@@ -59,8 +60,9 @@ def test_redis_session_record_holds_no_query_text(prefix: str) -> None:
     stored = redis.Redis.from_url(REDIS_URL, decode_responses=True).hgetall(f"{prefix}session:abc123")
     assert set(stored) == {
         "use_case", "model", "endpoint", "confidence", "modality", "request_count",
-        "created_at", "last_accessed", "user_id",
+        "created_at", "last_accessed", "user_id", "history",
     }
+    assert stored["history"] == "multimodal,agent"
 
 
 def test_redis_session_delete(prefix: str) -> None:

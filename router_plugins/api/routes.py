@@ -142,6 +142,7 @@ async def get_session(
         created_at=_iso(session.created_at),
         last_accessed=_iso(session.last_accessed),
         bypass_enabled=runtime.service.config.mode is RoutingMode.REALTIME,
+        use_case_history=list(session.history),
     )
     return JSONResponse(body.model_dump())
 

@@ -77,6 +77,8 @@ class SessionResponse(BaseModel):
     created_at: str
     last_accessed: str
     bypass_enabled: bool
+    # The use cases the session has been routed to, in order, one entry per switch (the last 20).
+    use_case_history: list[str]
 
 
 class EndSessionResponse(BaseModel):

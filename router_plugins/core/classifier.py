@@ -132,19 +132,29 @@ class UseCaseClassifier:
         if encoder is None:
             self._embedding_head = None
 
-    def classify(self, text: str, modality: Modality | None = None) -> Classification:
-        """`modality` is the client's hint; None means no hint (the text alone decides)."""
+    def classify(
+        self, text: str, modality: Modality | None = None, prior: Mapping[str, float] | None = None
+    ) -> Classification:
+        """`modality` is the client's hint; None means no hint (the text alone decides). `prior` weighs
+        use cases by what is already known, e.g. a session's running context."""
         from_ngrams = self.ngram_probabilities(text)
-        probabilities = self.with_prior(from_ngrams, modality)
+        probabilities = self._weigh(self.with_prior(from_ngrams, modality), prior)
         if self._embedding_head is not None and probabilities.max() < self.cascade_threshold:
             embedding = self.encoder.encode([text])[0]
-            probabilities = self.with_prior(self.with_embedding(from_ngrams, embedding), modality)
+            probabilities = self._weigh(self.with_prior(self.with_embedding(from_ngrams, embedding), modality), prior)
         best = int(probabilities.argmax())
         confidence = float(probabilities[best])
         scores = {use_case: float(p) for use_case, p in zip(self.use_cases, probabilities)}
         if confidence < self._min_confidence:
             return Classification(self._default, confidence, scores, used_default=True)
         return Classification(self.use_cases[best], confidence, scores)
+
+    def ngram_scores(
+        self, text: str, modality: Modality | None = None, prior: Mapping[str, float] | None = None
+    ) -> dict[str, float]:
+        """The n-gram head alone, with the hint and `prior`: the sub-millisecond read of a session's drift check."""
+        probabilities = self._weigh(self.with_prior(self.ngram_probabilities(text), modality), prior)
+        return dict(zip(self.use_cases, probabilities.tolist()))
 
     def ngram_probabilities(self, text: str) -> np.ndarray:
         """The n-gram head alone, before the modality prior."""
@@ -156,6 +166,13 @@ class UseCaseClassifier:
             return ngram_probabilities
         votes = ngram_probabilities * self._embedding_head.dense_probabilities(embedding) ** self._embedding_weight
         return votes / votes.sum()
+
+    def _weigh(self, probabilities: np.ndarray, prior: Mapping[str, float] | None) -> np.ndarray:
+        if not prior:
+            return probabilities
+        weighted = probabilities * np.array([prior.get(use_case, 1.0) for use_case in self.use_cases])
+        total = weighted.sum()
+        return weighted / total if total > 0 else probabilities
 
     def with_prior(self, probabilities: np.ndarray, modality: Modality | None) -> np.ndarray:
         if modality is None:

@@ -1,12 +1,25 @@
-"""Routing policies: when a turn may skip classification, and the decision for a turn."""
+"""Routing policies: when a follow-up may stay on its session's model, and the decision for a turn.
+
+A follow-up is judged against its session, not on its own: a standalone classifier reads "और छोटा करो"
+or "which quarter was the worst" as a text request (`agent`), though in a video or chart session they
+continue the same task. So a turn stays on the session's use case unless it attaches media that use case
+cannot take or a different kind of media, or the n-gram head (a fraction of a millisecond) is sure of
+another use case: surer when that is the default use case (where short follow-ups land when read alone),
+less sure when it is the use case the session had before its last switch (the end of an excursion: a
+screenshot inside a coding chat). A turn that leaves is classified in full, with the session as a prior
+over use cases: its current and previous use cases weigh more, the default one less.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from .catalog import UseCaseCatalog
 from .types import Classification, Decision, Modality, RoutingMode, SessionState
+
+HISTORY_LENGTH = 20  # use-case switches a session remembers
 
 
 class NoModelForUseCase(LookupError):
@@ -15,37 +28,100 @@ class NoModelForUseCase(LookupError):
         self.use_case = use_case
 
 
-class BypassPolicy(Protocol):
-    def should_bypass(self, session: SessionState | None, modality: Modality | None) -> bool: ...
+@dataclass(frozen=True, slots=True)
+class Stickiness:
+    # How sure the n-gram head (with the modality hint) must be of another use case to leave a session's.
+    switch_confidence: float = 0.85
+    switch_to_default_confidence: float = 0.99
+    return_confidence: float = 0.6
+    # The prior over use cases for a turn that leaves (weights; every other use case weighs 1).
+    current_weight: float = 1.0
+    previous_weight: float = 3.0
+    default_weight: float = 1.0
+
+    def needed_to_switch(self, session: SessionState, rival: str, default_use_case: str) -> float:
+        if rival == session.previous_use_case:
+            return self.return_confidence
+        if rival == default_use_case:
+            return self.switch_to_default_confidence
+        return self.switch_confidence
+
+    def prior(self, session: SessionState, default_use_case: str) -> dict[str, float]:
+        weights = {default_use_case: self.default_weight}
+        if session.previous_use_case is not None:
+            weights[session.previous_use_case] = self.previous_weight
+        weights[session.use_case] = self.current_weight
+        return weights
 
 
-class RealtimeBypass:
-    """A follow-up stays on the session's model unless it attaches a different kind of media.
-    A plain-text follow-up in an image or audio session relies on the session: it attaches nothing new."""
+Scores = Callable[[Mapping[str, float] | None], Mapping[str, float]]
 
-    def should_bypass(self, session: SessionState | None, modality: Modality | None) -> bool:
+
+class RoutingPolicy(Protocol):
+    def prior(self, session: SessionState | None) -> Mapping[str, float] | None:
+        """Weights over use cases that classifying this session's turns starts from."""
+        ...
+
+    def stays(self, session: SessionState | None, modality: Modality | None, quick_scores: Scores) -> bool:
+        """True when the turn goes to the session's model without full classification."""
+        ...
+
+
+class StickySessions:
+    """ROUTING_MODE=realtime."""
+
+    def __init__(
+        self, stickiness: Stickiness, accepted_media: Mapping[str, Sequence[Modality]], default_use_case: str
+    ) -> None:
+        self._stickiness = stickiness
+        self._accepted = {use_case: frozenset(media) for use_case, media in accepted_media.items()}
+        self._default = default_use_case
+
+    def prior(self, session: SessionState | None) -> Mapping[str, float] | None:
+        return None if session is None else self._stickiness.prior(session, self._default)
+
+    def stays(self, session: SessionState | None, modality: Modality | None, quick_scores: Scores) -> bool:
         if session is None:
             return False
-        return modality in (None, Modality.TEXT) or modality is session.modality
+        if modality not in (None, Modality.TEXT):
+            if modality not in self._accepted.get(session.use_case, ()) or modality is not session.modality:
+                return False
+        scores = quick_scores(None)
+        rival = max((use_case for use_case in scores if use_case != session.use_case), key=scores.__getitem__)
+        return scores[rival] < self._stickiness.needed_to_switch(session, rival, self._default)
 
 
-class NeverBypass:
-    def should_bypass(self, session: SessionState | None, modality: Modality | None) -> bool:
+class ClassifyEveryTurn:
+    """ROUTING_MODE=standard: no bypass, and every turn is read on its own."""
+
+    def prior(self, session: SessionState | None) -> Mapping[str, float] | None:
+        return None
+
+    def stays(self, session: SessionState | None, modality: Modality | None, quick_scores: Scores) -> bool:
         return False
 
 
-def policy_for(mode: RoutingMode) -> BypassPolicy:
-    return RealtimeBypass() if mode is RoutingMode.REALTIME else NeverBypass()
+def policy_for(
+    mode: RoutingMode,
+    stickiness: Stickiness,
+    accepted_media: Mapping[str, Sequence[Modality]],
+    default_use_case: str,
+) -> RoutingPolicy:
+    if mode is RoutingMode.REALTIME:
+        return StickySessions(stickiness, accepted_media, default_use_case)
+    return ClassifyEveryTurn()
 
 
 def decide(
     session: SessionState | None,
     modality: Modality | None,
-    policy: BypassPolicy,
-    classify: Callable[[], Classification],
+    policy: RoutingPolicy,
+    quick_scores: Scores,
+    classify: Callable[[Mapping[str, float] | None], Classification],
     catalog: UseCaseCatalog,
 ) -> Decision:
-    if policy.should_bypass(session, modality):
+    """`quick_scores(prior)` and `classify(prior)` read this turn's text with its modality hint."""
+    if policy.stays(session, modality, quick_scores):
         assert session is not None
         route = catalog.route_for(session.use_case)
         if route is not None:
@@ -58,7 +134,7 @@ def decide(
                 context_change=False,
                 classification=None,
             )
-    classification = classify()
+    classification = classify(policy.prior(session))
     route = catalog.route_for(classification.use_case)
     if route is None:
         raise NoModelForUseCase(classification.use_case)
@@ -70,4 +146,43 @@ def decide(
         bypass=False,
         context_change=session is not None and session.use_case != classification.use_case,
         classification=classification,
+    )
+
+
+def next_session_state(
+    session: SessionState | None,
+    session_id: str,
+    decision: Decision,
+    modality: Modality | None,
+    user_id: str | None,
+    now: float,
+) -> SessionState:
+    """The session after this turn: its use case, the last media it received, and its switch history."""
+    attached = modality not in (None, Modality.TEXT)
+    if session is None:
+        return SessionState(
+            session_id=session_id,
+            use_case=decision.use_case,
+            model=decision.model,
+            endpoint=decision.endpoint,
+            confidence=decision.confidence,
+            modality=modality if attached else Modality.TEXT,
+            request_count=0,
+            created_at=now,
+            last_accessed=now,
+            user_id=user_id,
+            history=(decision.use_case,),
+        )
+    history = session.history
+    if decision.use_case != session.use_case:
+        history = (*history, decision.use_case)[-HISTORY_LENGTH:]
+    return replace(
+        session,
+        use_case=decision.use_case,
+        model=decision.model,
+        endpoint=decision.endpoint,
+        confidence=decision.confidence,
+        modality=modality if attached else session.modality,
+        last_accessed=now,
+        history=history,
     )

@@ -42,6 +42,13 @@ class SessionState:
     created_at: float
     last_accessed: float
     user_id: str | None = None
+    # The session's use cases in the order it switched to them (bounded): never any text.
+    history: tuple[str, ...] = ()
+
+    @property
+    def previous_use_case(self) -> str | None:
+        """The use case before the latest switch: where the end of an excursion returns."""
+        return self.history[-2] if len(self.history) >= 2 else None
 
     def visible_to(self, user_id: str | None) -> bool:
         """A session created with a user_id belongs to that user; to anyone else it does not exist."""

@@ -107,6 +107,8 @@ class RedisSessionStore:
 
 
 def _encode(value: object) -> str:
+    if isinstance(value, tuple):
+        return ",".join(value)  # use-case ids: no commas (the config's id pattern)
     return "" if value is None else str(value)
 
 
@@ -122,5 +124,6 @@ def _decode(session_id: str, fields: dict[str, str]) -> SessionState:
         created_at=float(fields["created_at"]),
         last_accessed=float(fields["last_accessed"]),
         user_id=fields.get("user_id") or None,
+        history=tuple(filter(None, fields.get("history", "").split(","))),
     )
 
