@@ -116,7 +116,8 @@ def evaluate_sessions_file(args: argparse.Namespace) -> int:
     from .core.types import RoutingMode
     from .runtime import build_classifier
     from .service import routing_policy
-    from .session_evaluation import format_session_reports, read_conversations, replay, session_shortfalls
+    from .examples import read_conversations
+    from .session_evaluation import format_session_reports, replay, session_shortfalls
 
     config_path = Path(args.config).resolve()
     document = load_config_file(config_path)

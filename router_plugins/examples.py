@@ -1,9 +1,11 @@
-"""Labelled examples for the classifier: the YAML's utterances plus the example files it names."""
+"""Labelled data the router learns from: the YAML's utterances, the example files it names (single
+queries) and labelled conversations (multi-turn)."""
 
 from __future__ import annotations
 
 import glob
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ConfigError, RoutingConfig
@@ -34,16 +36,75 @@ def read_examples_file(path: Path, use_cases: set[str]) -> list[Example]:
     return examples
 
 
+@dataclass(frozen=True, slots=True)
+class LabelledTurn:
+    query: str
+    use_case: str
+    modality: Modality
+    context_change: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    language: str
+    turns: tuple[LabelledTurn, ...]
+
+
+def read_conversations(path: Path, use_cases: set[str]) -> list[Conversation]:
+    """JSONL rows `{"id", "language", "turns": [{"query", "use_case", "modality", "context_change"}]}`."""
+    conversations = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            turns = tuple(
+                LabelledTurn(
+                    query=str(turn["query"]),
+                    use_case=turn["use_case"],
+                    modality=Modality(turn.get("modality") or "text"),
+                    context_change=bool(turn["context_change"]),
+                )
+                for turn in row["turns"]
+            )
+            unknown = {turn.use_case for turn in turns} - use_cases
+            if unknown:
+                raise ValueError(f"unknown use cases {sorted(unknown)}")
+            conversations.append(Conversation(str(row["id"]), str(row.get("language", "")), turns))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}:{number}: {exc}") from exc
+    return conversations
+
+
 def load_examples(config: RoutingConfig, base_dir: Path) -> list[Example]:
     examples = [
         Example(query=utterance, use_case=name)
         for name, spec in config.use_cases.items()
         for utterance in spec.utterances
     ]
-    for pattern in config.classifier.examples:
-        paths = sorted(Path(match) for match in glob.glob(str(base_dir / pattern)))
-        if not paths:
-            raise ConfigError(f"routing.classifier.examples: {pattern!r} matches no file under {base_dir}")
-        for path in paths:
-            examples.extend(read_examples_file(path, set(config.use_cases)))
+    for path in _matching(config.classifier.examples, base_dir, "routing.classifier.examples"):
+        examples.extend(read_examples_file(path, set(config.use_cases)))
     return examples
+
+
+def load_follow_up_turns(config: RoutingConfig, base_dir: Path) -> tuple[list[str], list[str]]:
+    """From the conversations `session.conversations` names: (follow-ups that continue their session's
+    use case, turns that stand on their own: openings and switches)."""
+    follow_ups, requests = [], []
+    for path in _matching(config.session.conversations, base_dir, "routing.session.conversations"):
+        for conversation in read_conversations(path, set(config.use_cases)):
+            for index, turn in enumerate(conversation.turns):
+                stands_alone = index == 0 or turn.context_change
+                (requests if stands_alone else follow_ups).append(turn.query)
+    return follow_ups, requests
+
+
+def _matching(patterns: tuple[str, ...], base_dir: Path, key: str) -> list[Path]:
+    paths = []
+    for pattern in patterns:
+        matches = sorted(Path(match) for match in glob.glob(str(base_dir / pattern)))
+        if not matches:
+            raise ConfigError(f"{key}: {pattern!r} matches no file under {base_dir}")
+        paths.extend(matches)
+    return paths

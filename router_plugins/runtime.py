@@ -19,7 +19,7 @@ from .core.classifier import UseCaseClassifier
 from .core.encoders import Encoder, build_encoder
 from .core.training import TrainingOptions, fit_classifier
 from .embedding_cache import cached_embeddings
-from .examples import load_examples
+from .examples import load_examples, load_follow_up_turns
 from .health import EndpointHealthMonitor
 from .service import RouterService
 from .store import connect
@@ -56,6 +56,7 @@ def live_deployments() -> Iterable[Mapping]:
 def build_classifier(config: RoutingConfig, base_dir: Path) -> UseCaseClassifier:
     """Fitted from the examples on the first start, then loaded from the cache: a restart takes seconds."""
     examples = load_examples(config, base_dir)
+    follow_ups, conversation_requests = load_follow_up_turns(config, base_dir)
     cache_dir = Path(config.cache_dir).expanduser()
     encoder = None
     if config.encoder.backend != "none":
@@ -65,7 +66,7 @@ def build_classifier(config: RoutingConfig, base_dir: Path) -> UseCaseClassifier
         embedding_weight=config.classifier.embedding_weight,
         cascade_threshold=config.classifier.cascade_threshold,
     )
-    fingerprint = _fingerprint(config, examples, options, encoder)
+    fingerprint = _fingerprint(config, [examples, follow_ups, conversation_requests], options, encoder)
     path = cache_dir / f"classifier-{fingerprint}.pickle"
     if path.exists():
         with path.open("rb") as file:
@@ -84,6 +85,8 @@ def build_classifier(config: RoutingConfig, base_dir: Path) -> UseCaseClassifier
             encoder=encoder,
             embeddings=embeddings,
             options=options,
+            follow_ups=follow_ups,
+            conversation_requests=conversation_requests,
         )
         cache_dir.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
@@ -97,12 +100,12 @@ def build_classifier(config: RoutingConfig, base_dir: Path) -> UseCaseClassifier
     return classifier
 
 
-def _fingerprint(config: RoutingConfig, examples: list, options: TrainingOptions, encoder: Encoder | None) -> str:
+def _fingerprint(config: RoutingConfig, data: list, options: TrainingOptions, encoder: Encoder | None) -> str:
     import sklearn
 
     digest = hashlib.sha256()
     for part in (
-        repr(examples),
+        repr(data),
         repr(options),
         encoder.name if encoder else "none",
         repr({name: spec.modalities for name, spec in config.use_cases.items()}),

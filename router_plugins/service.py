@@ -47,7 +47,7 @@ def routing_policy(config: RoutingConfig, mode: RoutingMode | None = None) -> Ro
     session = config.session
     return policy_for(
         mode or config.mode,
-        Stickiness(**session.model_dump()),
+        Stickiness(**session.model_dump(exclude={"conversations"})),
         {name: spec.modalities for name, spec in config.use_cases.items()},
         config.default_use_case,
     )
@@ -100,7 +100,7 @@ class RouterService:
             session,
             modality,
             self._policy,
-            lambda prior: self.classifier.ngram_scores(query, modality, prior),
+            lambda: self.classifier.read_turn(query, modality),
             lambda prior: self.classifier.classify(query, modality, prior),
             self.catalog(),
         )

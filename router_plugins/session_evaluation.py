@@ -5,7 +5,6 @@ their use case, and context-change recall (a real switch re-routed to the right 
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -14,52 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError
 from .core.catalog import UseCaseCatalog
 from .core.classifier import UseCaseClassifier
 from .core.policy import RoutingPolicy, decide, next_session_state
-from .core.types import Modality
-
-
-@dataclass(frozen=True, slots=True)
-class LabelledTurn:
-    query: str
-    use_case: str
-    modality: Modality
-    context_change: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Conversation:
-    id: str
-    language: str
-    turns: tuple[LabelledTurn, ...]
-
-
-def read_conversations(path: Path, use_cases: set[str]) -> list[Conversation]:
-    """JSONL rows `{"id", "language", "turns": [{"query", "use_case", "modality", "context_change"}]}`."""
-    conversations = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            turns = tuple(
-                LabelledTurn(
-                    query=str(turn["query"]),
-                    use_case=turn["use_case"],
-                    modality=Modality(turn.get("modality") or "text"),
-                    context_change=bool(turn["context_change"]),
-                )
-                for turn in row["turns"]
-            )
-            unknown = {turn.use_case for turn in turns} - use_cases
-            if unknown:
-                raise ValueError(f"unknown use cases {sorted(unknown)}")
-            conversations.append(Conversation(str(row["id"]), str(row.get("language", "")), turns))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path}:{number}: {exc}") from exc
-    return conversations
+from .examples import Conversation
 
 
 @dataclass
@@ -119,7 +76,7 @@ def replay(
                 session,
                 turn.modality,
                 policy,
-                lambda prior: classifier.ngram_scores(turn.query, turn.modality, prior),
+                lambda: classifier.read_turn(turn.query, turn.modality),
                 lambda prior: classifier.classify(turn.query, turn.modality, prior),
                 catalog,
             )

@@ -147,3 +147,26 @@ def test_single_query_features_equal_scikit_learns(classifier: UseCaseClassifier
         actual = np.zeros_like(expected, dtype=np.float64)
         actual[columns] = values
         np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("text", "stands_alone"),
+    [
+        ("make it shorter", False),
+        ("और छोटा करो", False),
+        ("again, slower", False),
+        ("Write a LinkedIn post announcing our new office in Pune", True),
+        ("मेरी दादी के जन्मदिन के लिए एक कविता लिखो", True),
+        ("இந்த ஆடியோவை தமிழில் எழுத்தாக மாற்றுங்கள்", True),
+    ],
+)
+def test_follow_ups_are_told_from_requests_that_stand_alone(
+    classifier: UseCaseClassifier, text: str, stands_alone: bool
+) -> None:
+    assert (classifier.read_turn(text).standalone >= 0.7) is stands_alone
+
+
+def test_the_drift_checks_read_is_the_n_gram_head_with_the_hint(classifier: UseCaseClassifier) -> None:
+    reading = classifier.read_turn("what does this chart show", Modality.IMAGE)
+    expected = classifier.with_prior(classifier.ngram_probabilities("what does this chart show"), Modality.IMAGE)
+    assert list(reading.scores.values()) == pytest.approx(expected.tolist())

@@ -6,7 +6,7 @@ import pytest
 
 from router_plugins.core.catalog import UseCaseCatalog
 from router_plugins.core.policy import NoModelForUseCase, Stickiness, decide, next_session_state, policy_for
-from router_plugins.core.types import Classification, Modality, RoutingMode, SessionState
+from router_plugins.core.types import Classification, Modality, RoutingMode, SessionState, TurnReading
 
 DEPLOYMENTS = [
     {"model_name": "text-model", "litellm_params": {"api_base": "http://a/v1"}, "model_info": {"use_cases": ["agent"]}},
@@ -26,7 +26,9 @@ ACCEPTED = {
     "video": (Modality.TEXT, Modality.VIDEO),
     "tts": (Modality.TEXT,),
 }
-STICKINESS = Stickiness(switch_confidence=0.85, switch_to_default_confidence=0.99, return_confidence=0.6)
+STICKINESS = Stickiness(
+    standalone_threshold=0.7, switch_confidence=0.85, switch_to_default_confidence=0.99, return_confidence=0.6
+)
 REALTIME = policy_for(RoutingMode.REALTIME, STICKINESS, ACCEPTED, "agent")
 STANDARD = policy_for(RoutingMode.STANDARD, STICKINESS, ACCEPTED, "agent")
 
@@ -47,9 +49,9 @@ def classifier_returning(use_case: str):
     return classify, calls
 
 
-def quick(**scores: float):
-    """The n-gram head's read of a turn: the named use cases' scores, the rest zero."""
-    return lambda prior: {name: scores.get(name, 0.0) for name in ACCEPTED}
+def quick(standalone: float = 0.1, **scores: float):
+    """The n-gram read of a turn: the named use cases' scores (the rest zero) and how much it stands alone."""
+    return lambda: TurnReading({name: scores.get(name, 0.0) for name in ACCEPTED}, standalone)
 
 
 def test_catalog_maps_use_cases_to_model_groups_and_ignores_unknown_ones() -> None:
@@ -81,6 +83,19 @@ def test_a_clear_request_for_another_capability_re_routes() -> None:
     classify, calls = classifier_returning("video")
     decision = decide(session("multimodal", Modality.IMAGE), Modality.TEXT, REALTIME, quick(video=0.9), classify, CATALOG)
     assert calls == ["video"] and decision.context_change and not decision.bypass
+
+
+def test_a_request_that_stands_on_its_own_is_classified_under_the_session_prior() -> None:
+    priors = []
+
+    def classify(prior) -> Classification:
+        priors.append(prior)
+        return Classification("agent", 0.9, {"agent": 0.9})
+
+    excursion = session("multimodal", Modality.IMAGE, history=("agent", "multimodal"))
+    decision = decide(excursion, Modality.TEXT, REALTIME, quick(standalone=0.95, multimodal=0.6), classify, CATALOG)
+    assert decision.use_case == "agent" and decision.context_change and not decision.bypass
+    assert priors == [{"agent": STICKINESS.previous_weight, "multimodal": STICKINESS.current_weight}]
 
 
 def test_returning_to_the_previous_use_case_needs_less_certainty() -> None:

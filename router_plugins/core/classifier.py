@@ -15,7 +15,7 @@ import numpy as np
 from scipy import sparse
 
 from .encoders import Encoder
-from .types import Classification, Modality
+from .types import Classification, Modality, TurnReading
 
 MODALITIES: tuple[Modality, ...] = tuple(Modality)
 
@@ -28,6 +28,7 @@ class TextVectorizer:
     def __init__(self, union) -> None:
         self._union = union
         self._blocks = self._compile(union)
+        self.width = sum(len(vocabulary) for _, vocabulary, _, _ in self._blocks)  # feature columns
 
     def __getstate__(self) -> dict:
         return {"_union": self._union}  # analyzers are closures: rebuilt on load, never pickled
@@ -72,6 +73,12 @@ class TextVectorizer:
         return np.concatenate(all_indices), np.concatenate(all_values)
 
 
+def with_length(ngrams: tuple[np.ndarray, np.ndarray], text: str, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The n-gram features plus one column: log(1 + words). Follow-ups are short; requests say more."""
+    columns, values = ngrams
+    return np.append(columns, width), np.append(values, np.log1p(len(text.split())))
+
+
 def normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
@@ -110,6 +117,7 @@ class UseCaseClassifier:
         embedding_head: LinearHead | None = None,
         embedding_weight: float = 1.0,
         cascade_threshold: float = 1.0,
+        standalone_head: LinearHead | None = None,
     ) -> None:
         self.use_cases = tuple(use_cases)
         self.encoder = encoder
@@ -119,6 +127,7 @@ class UseCaseClassifier:
         self._ngram_head = ngram_head
         self._embedding_head = embedding_head if encoder is not None else None
         self._embedding_weight = embedding_weight
+        self._standalone_head = standalone_head
         self._likelihood = {modality: np.asarray(modality_likelihood[modality]) for modality in MODALITIES}
         self._default = default_use_case
         self._min_confidence = min_confidence
@@ -149,12 +158,17 @@ class UseCaseClassifier:
             return Classification(self._default, confidence, scores, used_default=True)
         return Classification(self.use_cases[best], confidence, scores)
 
-    def ngram_scores(
-        self, text: str, modality: Modality | None = None, prior: Mapping[str, float] | None = None
-    ) -> dict[str, float]:
-        """The n-gram head alone, with the hint and `prior`: the sub-millisecond read of a session's drift check."""
-        probabilities = self._weigh(self.with_prior(self.ngram_probabilities(text), modality), prior)
-        return dict(zip(self.use_cases, probabilities.tolist()))
+    def read_turn(self, text: str, modality: Modality | None = None) -> TurnReading:
+        """The n-gram head's scores (with the hint) and how much the text stands on its own, from one
+        pass over the n-grams: the sub-millisecond read of a session's drift check."""
+        ngrams = self._vectorizer.features(text)
+        probabilities = self.with_prior(self._ngram_head.ngram_probabilities(ngrams), modality)
+        standalone = 1.0
+        if self._standalone_head is not None:
+            columns, values = with_length(ngrams, text, self._vectorizer.width)
+            logit = float(self._standalone_head.weights[0, columns] @ values + self._standalone_head.bias[0])
+            standalone = float(1.0 / (1.0 + np.exp(-logit)))
+        return TurnReading(dict(zip(self.use_cases, probabilities.tolist())), standalone)
 
     def ngram_probabilities(self, text: str) -> np.ndarray:
         """The n-gram head alone, before the modality prior."""

@@ -2,12 +2,17 @@
 
 A follow-up is judged against its session, not on its own: a standalone classifier reads "और छोटा करो"
 or "which quarter was the worst" as a text request (`agent`), though in a video or chart session they
-continue the same task. So a turn stays on the session's use case unless it attaches media that use case
-cannot take or a different kind of media, or the n-gram head (a fraction of a millisecond) is sure of
-another use case: surer when that is the default use case (where short follow-ups land when read alone),
-less sure when it is the use case the session had before its last switch (the end of an excursion: a
-screenshot inside a coding chat). A turn that leaves is classified in full, with the session as a prior
-over use cases: its current and previous use cases weigh more, the default one less.
+continue the same task. So a turn stays on its session's use case unless
+- it attaches media that use case cannot take, or a different kind of media;
+- it reads as a request that stands on its own rather than a follow-up (a head fitted on labelled
+  conversations: "write a LinkedIn post from it" stands alone, "shorter, and in English" leans on the
+  conversation);
+- or the n-gram head is sure of another use case: surer when that is the default use case (where short
+  follow-ups land when read alone), less sure when it is the use case the session had before its last
+  switch (the end of an excursion: a screenshot inside a coding chat).
+All three come from one pass over the turn's n-grams (a fraction of a millisecond). A turn that does not
+stay is classified in full, with the session as a prior over use cases: its current and previous use
+cases weigh more, so a question about the attached chart stays a chart question.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from .catalog import UseCaseCatalog
-from .types import Classification, Decision, Modality, RoutingMode, SessionState
+from .types import Classification, Decision, Modality, RoutingMode, SessionState, TurnReading
 
 HISTORY_LENGTH = 20  # use-case switches a session remembers
 
@@ -30,13 +35,15 @@ class NoModelForUseCase(LookupError):
 
 @dataclass(frozen=True, slots=True)
 class Stickiness:
+    # A turn that reads as a request on its own (not a follow-up) at least this surely is classified.
+    standalone_threshold: float = 0.7
     # How sure the n-gram head (with the modality hint) must be of another use case to leave a session's.
-    switch_confidence: float = 0.85
+    switch_confidence: float = 0.9
     switch_to_default_confidence: float = 0.99
-    return_confidence: float = 0.6
-    # The prior over use cases for a turn that leaves (weights; every other use case weighs 1).
-    current_weight: float = 1.0
-    previous_weight: float = 3.0
+    return_confidence: float = 0.7
+    # The prior over use cases for a turn that is classified (weights; every other use case weighs 1).
+    current_weight: float = 3.0
+    previous_weight: float = 10.0
     default_weight: float = 1.0
 
     def needed_to_switch(self, session: SessionState, rival: str, default_use_case: str) -> float:
@@ -54,15 +61,12 @@ class Stickiness:
         return weights
 
 
-Scores = Callable[[Mapping[str, float] | None], Mapping[str, float]]
-
-
 class RoutingPolicy(Protocol):
     def prior(self, session: SessionState | None) -> Mapping[str, float] | None:
         """Weights over use cases that classifying this session's turns starts from."""
         ...
 
-    def stays(self, session: SessionState | None, modality: Modality | None, quick_scores: Scores) -> bool:
+    def stays(self, session: SessionState | None, modality: Modality | None, read: Callable[[], TurnReading]) -> bool:
         """True when the turn goes to the session's model without full classification."""
         ...
 
@@ -80,13 +84,16 @@ class StickySessions:
     def prior(self, session: SessionState | None) -> Mapping[str, float] | None:
         return None if session is None else self._stickiness.prior(session, self._default)
 
-    def stays(self, session: SessionState | None, modality: Modality | None, quick_scores: Scores) -> bool:
+    def stays(self, session: SessionState | None, modality: Modality | None, read: Callable[[], TurnReading]) -> bool:
         if session is None:
             return False
         if modality not in (None, Modality.TEXT):
             if modality not in self._accepted.get(session.use_case, ()) or modality is not session.modality:
                 return False
-        scores = quick_scores(None)
+        reading = read()
+        if reading.standalone >= self._stickiness.standalone_threshold:
+            return False
+        scores = reading.scores
         rival = max((use_case for use_case in scores if use_case != session.use_case), key=scores.__getitem__)
         return scores[rival] < self._stickiness.needed_to_switch(session, rival, self._default)
 
@@ -97,7 +104,7 @@ class ClassifyEveryTurn:
     def prior(self, session: SessionState | None) -> Mapping[str, float] | None:
         return None
 
-    def stays(self, session: SessionState | None, modality: Modality | None, quick_scores: Scores) -> bool:
+    def stays(self, session: SessionState | None, modality: Modality | None, read: Callable[[], TurnReading]) -> bool:
         return False
 
 
@@ -116,12 +123,12 @@ def decide(
     session: SessionState | None,
     modality: Modality | None,
     policy: RoutingPolicy,
-    quick_scores: Scores,
+    read: Callable[[], TurnReading],
     classify: Callable[[Mapping[str, float] | None], Classification],
     catalog: UseCaseCatalog,
 ) -> Decision:
-    """`quick_scores(prior)` and `classify(prior)` read this turn's text with its modality hint."""
-    if policy.stays(session, modality, quick_scores):
+    """`read()` and `classify(prior)` read this turn's text with its modality hint."""
+    if policy.stays(session, modality, read):
         assert session is not None
         route = catalog.route_for(session.use_case)
         if route is not None:

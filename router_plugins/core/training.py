@@ -74,8 +74,13 @@ def fit_classifier(
     encoder: Encoder | None = None,
     embeddings: np.ndarray | None = None,
     options: TrainingOptions = TrainingOptions(),
+    follow_ups: Sequence[str] = (),
+    conversation_requests: Sequence[str] = (),
 ) -> UseCaseClassifier:
-    """`embeddings` (one row per example, from `encoder`) enable the cascade's embedding head."""
+    """`embeddings` (one row per example, from `encoder`) enable the cascade's embedding head.
+    `follow_ups` (turns that lean on their conversation: "shorter", "again, slower") against requests
+    that stand on their own (the examples, and `conversation_requests`: opening turns and switches) fit
+    the head that tells the two apart."""
     texts = [example.query for example in examples]
     labels = np.array([use_cases.index(example.use_case) for example in examples])
     vectorizer = fit_vectorizer(texts)
@@ -83,6 +88,9 @@ def fit_classifier(
     embedding_head = None
     if encoder is not None and embeddings is not None:
         embedding_head = _fit_head(embeddings, labels, options.regularisation)
+    standalone_head = None
+    if follow_ups:
+        standalone_head = _fit_standalone_head(vectorizer, [*texts, *conversation_requests], follow_ups)
     return UseCaseClassifier(
         use_cases,
         vectorizer,
@@ -94,10 +102,24 @@ def fit_classifier(
         embedding_head=embedding_head,
         embedding_weight=options.embedding_weight,
         cascade_threshold=options.cascade_threshold,
+        standalone_head=standalone_head,
     )
 
 
 def _fit_head(features, labels: np.ndarray, regularisation: float) -> LinearHead:
     model = LogisticRegression(C=regularisation, max_iter=5000)
+    model.fit(features, labels)
+    return LinearHead(weights=np.asarray(model.coef_, dtype=np.float32), bias=model.intercept_.astype(np.float32))
+
+
+def _fit_standalone_head(vectorizer: TextVectorizer, requests: Sequence[str], follow_ups: Sequence[str]) -> LinearHead:
+    from scipy import sparse
+
+    texts = [*requests, *follow_ups]
+    lengths = np.log1p([len(text.split()) for text in texts])[:, None]
+    features = sparse.hstack([vectorizer.transform(texts), sparse.csr_matrix(lengths)]).tocsr()
+    labels = np.r_[np.ones(len(requests)), np.zeros(len(follow_ups))]
+    # Far fewer follow-ups than requests: balanced classes, and a strong prior against memorising them.
+    model = LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced")
     model.fit(features, labels)
     return LinearHead(weights=np.asarray(model.coef_, dtype=np.float32), bias=model.intercept_.astype(np.float32))
