@@ -53,7 +53,7 @@ async def main() -> None:
     for path in sorted((ROOT / "eval").glob("conversations_dev*.jsonl")):
         for conversation in read_conversations(path, set(config.use_cases)):
             for index, (before, turn) in enumerate(zip(conversation.turns, conversation.turns[1:])):
-                opening = decide(None, before.modality, standard, lambda: None,
+                opening = decide(None, before.modality, standard, lambda state: None,
                                  lambda prior, q=before: classifier.classify(q.query, q.modality, prior), catalog)
                 session_id = f"{conversation.id}-{index}"
                 await store.record_turn(next_session_state(None, session_id, opening, before.modality, None, 0.0))
@@ -67,7 +67,7 @@ async def main() -> None:
             session = await store.get(session_id)
             decision = decide(
                 session, turn.modality, realtime,
-                lambda: classifier.read_turn(turn.query, turn.modality),
+                lambda state: classifier.read_follow_up(turn.query, turn.modality, state.use_case, state.previous_use_case),
                 lambda prior: classifier.classify(turn.query, turn.modality, prior),
                 catalog,
             )
@@ -77,7 +77,7 @@ async def main() -> None:
                 timings["bypassed (router)"].append(elapsed)
                 started = time.perf_counter()
                 session = await store.get(session_id)
-                decide(session, turn.modality, standard, lambda: None,
+                decide(session, turn.modality, standard, lambda state: None,
                        lambda prior: classifier.classify(turn.query, turn.modality, prior), catalog)
                 timings["classified in full (baseline)"].append((time.perf_counter() - started) * 1000)
     keys = [key async for key in client.scan_iter(f"{prefix}*")]

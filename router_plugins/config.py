@@ -80,24 +80,16 @@ USE_CASE_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class SessionSpec(_Strict):
-    """realtime mode: how a follow-up is judged against its session (core/policy.py)."""
+    """realtime mode: how a follow-up is judged against its session (core/follow_ups.py, core/policy.py)."""
 
-    # Labelled conversations (JSONL, globs relative to this file): their follow-ups, against the
-    # classifier's examples, fit the head that tells a follow-up from a request that stands alone.
+    # Labelled conversations (JSONL, globs relative to this file) the follow-up head is fitted on.
+    # Without any, a follow-up stays on its session unless it attaches a new kind of media.
     conversations: tuple[str, ...] = ()
-    # A turn that reads as a request on its own at least this surely is classified in full.
-    standalone_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
-    # How sure the n-gram head (with the modality hint) must be of another use case to leave ...
-    switch_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.9
-    # ... when that is the default use case, where short follow-ups read on their own land;
-    switch_to_default_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.99
-    # ... when it is the use case before the session's last switch (the end of an excursion).
-    return_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
-    # A classified turn of a session weighs its current, previous and the default use case by these
-    # (every other use case weighs 1).
-    current_weight: Annotated[float, Field(gt=0.0)] = 3.0
-    previous_weight: Annotated[float, Field(gt=0.0)] = 10.0
-    default_weight: Annotated[float, Field(gt=0.0)] = 1.0
+    # A follow-up stays on the session's model when the follow-up head gives the session's use case at
+    # least this share of its probability. Fitted by eval/tune_sessions.py.
+    stay_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
+    # Inverse L2 strength of the follow-up head (scikit-learn's C).
+    regularisation: Annotated[float, Field(gt=0.0)] = 10.0
 
 
 class RoutingConfig(_Strict):

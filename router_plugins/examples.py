@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ConfigError, RoutingConfig
+from .core.follow_ups import FollowUp
 from .core.training import Example
 from .core.types import Modality
 
@@ -88,16 +89,25 @@ def load_examples(config: RoutingConfig, base_dir: Path) -> list[Example]:
     return examples
 
 
-def load_follow_up_turns(config: RoutingConfig, base_dir: Path) -> tuple[list[str], list[str]]:
-    """From the conversations `session.conversations` names: (follow-ups that continue their session's
-    use case, turns that stand on their own: openings and switches)."""
-    follow_ups, requests = [], []
+def load_follow_ups(config: RoutingConfig, base_dir: Path) -> list[FollowUp]:
+    """Every follow-up turn of the conversations `session.conversations` names, with the session it
+    arrived in (the labelled use cases before it)."""
+    follow_ups = []
     for path in _matching(config.session.conversations, base_dir, "routing.session.conversations"):
-        for conversation in read_conversations(path, set(config.use_cases)):
-            for index, turn in enumerate(conversation.turns):
-                stands_alone = index == 0 or turn.context_change
-                (requests if stands_alone else follow_ups).append(turn.query)
-    return follow_ups, requests
+        follow_ups.extend(follow_ups_of(read_conversations(path, set(config.use_cases))))
+    return follow_ups
+
+
+def follow_ups_of(conversations: list[Conversation]) -> list[FollowUp]:
+    follow_ups = []
+    for conversation in conversations:
+        history = [conversation.turns[0].use_case]
+        for turn in conversation.turns[1:]:
+            previous = history[-2] if len(history) >= 2 else None
+            follow_ups.append(FollowUp(turn.query, turn.modality, history[-1], previous, turn.use_case))
+            if turn.use_case != history[-1]:
+                history.append(turn.use_case)
+    return follow_ups
 
 
 def _matching(patterns: tuple[str, ...], base_dir: Path, key: str) -> list[Path]:

@@ -19,7 +19,7 @@ from .core.classifier import UseCaseClassifier
 from .core.encoders import Encoder, build_encoder
 from .core.training import TrainingOptions, fit_classifier
 from .embedding_cache import cached_embeddings
-from .examples import load_examples, load_follow_up_turns
+from .examples import load_examples, load_follow_ups
 from .health import EndpointHealthMonitor
 from .service import RouterService
 from .store import connect
@@ -56,7 +56,7 @@ def live_deployments() -> Iterable[Mapping]:
 def build_classifier(config: RoutingConfig, base_dir: Path) -> UseCaseClassifier:
     """Fitted from the examples on the first start, then loaded from the cache: a restart takes seconds."""
     examples = load_examples(config, base_dir)
-    follow_ups, conversation_requests = load_follow_up_turns(config, base_dir)
+    follow_ups = load_follow_ups(config, base_dir)
     cache_dir = Path(config.cache_dir).expanduser()
     encoder = None
     if config.encoder.backend != "none":
@@ -65,8 +65,9 @@ def build_classifier(config: RoutingConfig, base_dir: Path) -> UseCaseClassifier
         regularisation=config.classifier.regularisation,
         embedding_weight=config.classifier.embedding_weight,
         cascade_threshold=config.classifier.cascade_threshold,
+        follow_up_regularisation=config.session.regularisation,
     )
-    fingerprint = _fingerprint(config, [examples, follow_ups, conversation_requests], options, encoder)
+    fingerprint = _fingerprint(config, [examples, follow_ups], options, encoder)
     path = cache_dir / f"classifier-{fingerprint}.pickle"
     if path.exists():
         with path.open("rb") as file:
@@ -86,7 +87,6 @@ def build_classifier(config: RoutingConfig, base_dir: Path) -> UseCaseClassifier
             embeddings=embeddings,
             options=options,
             follow_ups=follow_ups,
-            conversation_requests=conversation_requests,
         )
         cache_dir.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")

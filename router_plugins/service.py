@@ -13,7 +13,7 @@ from . import metrics
 from .config import RoutingConfig
 from .core.catalog import UseCaseCatalog
 from .core.classifier import UseCaseClassifier
-from .core.policy import RoutingPolicy, Stickiness, decide, next_session_state, policy_for
+from .core.policy import RoutingPolicy, decide, next_session_state, policy_for
 from .core.types import Classification, Decision, Modality, RoutingMode, SessionState
 from .limits import InFlightLimiter
 from .store import StoreUnavailable
@@ -44,12 +44,10 @@ class Routed:
 
 def routing_policy(config: RoutingConfig, mode: RoutingMode | None = None) -> RoutingPolicy:
     """The policy the YAML configures (`mode`, `session`); `mode` overrides the configured one."""
-    session = config.session
     return policy_for(
         mode or config.mode,
-        Stickiness(**session.model_dump(exclude={"conversations"})),
+        config.session.stay_threshold,
         {name: spec.modalities for name, spec in config.use_cases.items()},
-        config.default_use_case,
     )
 
 
@@ -100,7 +98,9 @@ class RouterService:
             session,
             modality,
             self._policy,
-            lambda: self.classifier.read_turn(query, modality),
+            lambda session: self.classifier.read_follow_up(
+                query, modality, session.use_case, session.previous_use_case
+            ),
             lambda prior: self.classifier.classify(query, modality, prior),
             self.catalog(),
         )

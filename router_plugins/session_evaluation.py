@@ -76,7 +76,9 @@ def replay(
                 session,
                 turn.modality,
                 policy,
-                lambda: classifier.read_turn(turn.query, turn.modality),
+                lambda session: classifier.read_follow_up(
+                    turn.query, turn.modality, session.use_case, session.previous_use_case
+                ),
                 lambda prior: classifier.classify(turn.query, turn.modality, prior),
                 catalog,
             )

@@ -38,9 +38,11 @@ def write_config(directory: Path, routing_overrides: Mapping[str, Any] | None = 
     document = load_repo_config()
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
     document["routing"].update({"key_prefix": prefix, **(routing_overrides or {})})
-    # The copy lives elsewhere: example globs stay anchored at the repository.
+    # The copy lives elsewhere: example and conversation globs stay anchored at the repository.
     classifier = document["routing"].setdefault("classifier", {})
     classifier["examples"] = [str(embedded.REPO_ROOT / pattern) for pattern in classifier.get("examples", [])]
+    session = document["routing"].setdefault("session", {})
+    session["conversations"] = [str(embedded.REPO_ROOT / pattern) for pattern in session.get("conversations", [])]
     path = directory / f"litellm_config_{prefix.rstrip(':')}.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path, prefix

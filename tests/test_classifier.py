@@ -150,23 +150,17 @@ def test_single_query_features_equal_scikit_learns(classifier: UseCaseClassifier
 
 
 @pytest.mark.parametrize(
-    ("text", "stands_alone"),
+    ("text", "modality", "current", "expected"),
     [
-        ("make it shorter", False),
-        ("और छोटा करो", False),
-        ("again, slower", False),
-        ("Write a LinkedIn post announcing our new office in Pune", True),
-        ("मेरी दादी के जन्मदिन के लिए एक कविता लिखो", True),
-        ("இந்த ஆடியோவை தமிழில் எழுத்தாக மாற்றுங்கள்", True),
+        ("और छोटा करो", Modality.TEXT, "video", "video"),
+        ("which quarter was the worst", Modality.TEXT, "multimodal", "multimodal"),
+        ("again, slower", Modality.TEXT, "tts", "tts"),
+        ("now read that answer aloud", Modality.TEXT, "agent", "tts"),
+        ("write a LinkedIn post from it", Modality.TEXT, "video", "agent"),
     ],
 )
-def test_follow_ups_are_told_from_requests_that_stand_alone(
-    classifier: UseCaseClassifier, text: str, stands_alone: bool
+def test_a_follow_up_is_read_against_its_session(
+    classifier: UseCaseClassifier, text: str, modality: Modality, current: str, expected: str
 ) -> None:
-    assert (classifier.read_turn(text).standalone >= 0.7) is stands_alone
-
-
-def test_the_drift_checks_read_is_the_n_gram_head_with_the_hint(classifier: UseCaseClassifier) -> None:
-    reading = classifier.read_turn("what does this chart show", Modality.IMAGE)
-    expected = classifier.with_prior(classifier.ngram_probabilities("what does this chart show"), Modality.IMAGE)
-    assert list(reading.scores.values()) == pytest.approx(expected.tolist())
+    probabilities = classifier.read_follow_up(text, modality, current, None)
+    assert max(probabilities, key=probabilities.get) == expected

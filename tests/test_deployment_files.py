@@ -528,3 +528,19 @@ def test_prometheus_service_loads_this_config(effective: tuple[str, dict[str, An
     mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in prometheus["volumes"]}
     assert (REPO / mounts[config_file]).resolve() == PROMETHEUS
     assert published_ports(prometheus) == [("9090", "9090")]
+
+
+def test_the_image_holds_every_file_the_yaml_trains_on() -> None:
+    copied = {
+        source.rstrip("/")
+        for arguments in instruction_args("COPY")
+        for source in shlex.split(arguments)[:-1]
+    }
+    routing = yaml.safe_load(LITELLM_CONFIG.read_text(encoding="utf-8"))["routing"]
+    patterns = [*routing["classifier"]["examples"], *routing["session"]["conversations"]]
+    for pattern in patterns:
+        for path in REPO.glob(pattern):
+            relative = str(path.relative_to(REPO))
+            assert any(relative == source or relative.startswith(source + "/") for source in copied), (
+                f"{relative} (routing data) is not copied into the image"
+            )

@@ -15,7 +15,8 @@ import numpy as np
 from scipy import sparse
 
 from .encoders import Encoder
-from .types import Classification, Modality, TurnReading
+from .follow_ups import context_width, follow_up_features
+from .types import Classification, Modality
 
 MODALITIES: tuple[Modality, ...] = tuple(Modality)
 
@@ -73,12 +74,6 @@ class TextVectorizer:
         return np.concatenate(all_indices), np.concatenate(all_values)
 
 
-def with_length(ngrams: tuple[np.ndarray, np.ndarray], text: str, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """The n-gram features plus one column: log(1 + words). Follow-ups are short; requests say more."""
-    columns, values = ngrams
-    return np.append(columns, width), np.append(values, np.log1p(len(text.split())))
-
-
 def normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
@@ -117,7 +112,7 @@ class UseCaseClassifier:
         embedding_head: LinearHead | None = None,
         embedding_weight: float = 1.0,
         cascade_threshold: float = 1.0,
-        standalone_head: LinearHead | None = None,
+        follow_up_head: LinearHead | None = None,
     ) -> None:
         self.use_cases = tuple(use_cases)
         self.encoder = encoder
@@ -127,7 +122,7 @@ class UseCaseClassifier:
         self._ngram_head = ngram_head
         self._embedding_head = embedding_head if encoder is not None else None
         self._embedding_weight = embedding_weight
-        self._standalone_head = standalone_head
+        self._follow_up_head = follow_up_head
         self._likelihood = {modality: np.asarray(modality_likelihood[modality]) for modality in MODALITIES}
         self._default = default_use_case
         self._min_confidence = min_confidence
@@ -158,17 +153,32 @@ class UseCaseClassifier:
             return Classification(self._default, confidence, scores, used_default=True)
         return Classification(self.use_cases[best], confidence, scores)
 
-    def read_turn(self, text: str, modality: Modality | None = None) -> TurnReading:
-        """The n-gram head's scores (with the hint) and how much the text stands on its own, from one
-        pass over the n-grams: the sub-millisecond read of a session's drift check."""
+    def read_follow_up(
+        self, text: str, modality: Modality | None, current: str, previous: str | None
+    ) -> dict[str, float] | None:
+        """P(use case) of a turn in a session now on `current` (`previous` before its last switch), from
+        the follow-up head: one pass over the n-grams. None without a follow-up head."""
+        if self._follow_up_head is None:
+            return None
+        features = self.follow_up_features(text, modality, current, previous)
+        return dict(zip(self.use_cases, self._follow_up_head.ngram_probabilities(features).tolist()))
+
+    def follow_up_features(
+        self, text: str, modality: Modality | None, current: str, previous: str | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """What the follow-up head reads (`follow_ups.follow_up_features`), as sparse columns and values."""
         ngrams = self._vectorizer.features(text)
-        probabilities = self.with_prior(self._ngram_head.ngram_probabilities(ngrams), modality)
-        standalone = 1.0
-        if self._standalone_head is not None:
-            columns, values = with_length(ngrams, text, self._vectorizer.width)
-            logit = float(self._standalone_head.weights[0, columns] @ values + self._standalone_head.bias[0])
-            standalone = float(1.0 / (1.0 + np.exp(-logit)))
-        return TurnReading(dict(zip(self.use_cases, probabilities.tolist())), standalone)
+        scores = self.with_prior(self._ngram_head.ngram_probabilities(ngrams), modality)
+        return follow_up_features(
+            ngrams, self._vectorizer.width, scores, self.use_cases, current, previous, modality, text
+        )
+
+    @property
+    def follow_up_width(self) -> int:
+        return self._vectorizer.width + context_width(self.use_cases)
+
+    def attach_follow_up_head(self, head: LinearHead) -> None:
+        self._follow_up_head = head
 
     def ngram_probabilities(self, text: str) -> np.ndarray:
         """The n-gram head alone, before the modality prior."""

@@ -1,18 +1,11 @@
-"""Routing policies: when a follow-up may stay on its session's model, and the decision for a turn.
+"""Routing policies: whether a follow-up stays on its session's model, and the decision for a turn.
 
-A follow-up is judged against its session, not on its own: a standalone classifier reads "और छोटा करो"
-or "which quarter was the worst" as a text request (`agent`), though in a video or chart session they
-continue the same task. So a turn stays on its session's use case unless
-- it attaches media that use case cannot take, or a different kind of media;
-- it reads as a request that stands on its own rather than a follow-up (a head fitted on labelled
-  conversations: "write a LinkedIn post from it" stands alone, "shorter, and in English" leans on the
-  conversation);
-- or the n-gram head is sure of another use case: surer when that is the default use case (where short
-  follow-ups land when read alone), less sure when it is the use case the session had before its last
-  switch (the end of an excursion: a screenshot inside a coding chat).
-All three come from one pass over the turn's n-grams (a fraction of a millisecond). A turn that does not
-stay is classified in full, with the session as a prior over use cases: its current and previous use
-cases weigh more, so a question about the attached chart stays a chart question.
+In realtime mode a follow-up is judged against its session, never on its own (`follow_ups.py`): the
+follow-up head gives the turn's use case from its text and the session's current and previous use cases,
+in one pass over the turn's n-grams. The turn stays on the session's model (no classification) when that
+head gives the session's use case at least `stay_threshold` of its probability and the turn attaches no
+media the use case cannot take. Otherwise the turn is classified in full, with the head's view of the
+other use cases as the prior: the standalone classifier and the session's context vote together.
 """
 
 from __future__ import annotations
@@ -22,9 +15,12 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from .catalog import UseCaseCatalog
-from .types import Classification, Decision, Modality, RoutingMode, SessionState, TurnReading
+from .types import Classification, Decision, Modality, RoutingMode, SessionState
 
 HISTORY_LENGTH = 20  # use-case switches a session remembers
+
+# Reads a turn in a session: P(use case) from the follow-up head, or None when there is none.
+FollowUpReader = Callable[[SessionState], Mapping[str, float] | None]
 
 
 class NoModelForUseCase(LookupError):
@@ -34,88 +30,60 @@ class NoModelForUseCase(LookupError):
 
 
 @dataclass(frozen=True, slots=True)
-class Stickiness:
-    # A turn that reads as a request on its own (not a follow-up) at least this surely is classified.
-    standalone_threshold: float = 0.7
-    # How sure the n-gram head (with the modality hint) must be of another use case to leave a session's.
-    switch_confidence: float = 0.9
-    switch_to_default_confidence: float = 0.99
-    return_confidence: float = 0.7
-    # The prior over use cases for a turn that is classified (weights; every other use case weighs 1).
-    current_weight: float = 3.0
-    previous_weight: float = 10.0
-    default_weight: float = 1.0
+class Review:
+    """A policy's verdict on a turn: stay on the session's model, or classify under `prior`."""
 
-    def needed_to_switch(self, session: SessionState, rival: str, default_use_case: str) -> float:
-        if rival == session.previous_use_case:
-            return self.return_confidence
-        if rival == default_use_case:
-            return self.switch_to_default_confidence
-        return self.switch_confidence
-
-    def prior(self, session: SessionState, default_use_case: str) -> dict[str, float]:
-        weights = {default_use_case: self.default_weight}
-        if session.previous_use_case is not None:
-            weights[session.previous_use_case] = self.previous_weight
-        weights[session.use_case] = self.current_weight
-        return weights
+    stays: bool
+    prior: Mapping[str, float] | None = None
 
 
 class RoutingPolicy(Protocol):
-    def prior(self, session: SessionState | None) -> Mapping[str, float] | None:
-        """Weights over use cases that classifying this session's turns starts from."""
-        ...
-
-    def stays(self, session: SessionState | None, modality: Modality | None, read: Callable[[], TurnReading]) -> bool:
-        """True when the turn goes to the session's model without full classification."""
-        ...
+    def review(self, session: SessionState | None, modality: Modality | None, read: FollowUpReader) -> Review: ...
 
 
 class StickySessions:
     """ROUTING_MODE=realtime."""
 
-    def __init__(
-        self, stickiness: Stickiness, accepted_media: Mapping[str, Sequence[Modality]], default_use_case: str
-    ) -> None:
-        self._stickiness = stickiness
+    def __init__(self, stay_threshold: float, accepted_media: Mapping[str, Sequence[Modality]]) -> None:
+        self._stay_threshold = stay_threshold
         self._accepted = {use_case: frozenset(media) for use_case, media in accepted_media.items()}
-        self._default = default_use_case
 
-    def prior(self, session: SessionState | None) -> Mapping[str, float] | None:
-        return None if session is None else self._stickiness.prior(session, self._default)
-
-    def stays(self, session: SessionState | None, modality: Modality | None, read: Callable[[], TurnReading]) -> bool:
+    def review(self, session: SessionState | None, modality: Modality | None, read: FollowUpReader) -> Review:
         if session is None:
-            return False
-        if modality not in (None, Modality.TEXT):
-            if modality not in self._accepted.get(session.use_case, ()) or modality is not session.modality:
-                return False
-        reading = read()
-        if reading.standalone >= self._stickiness.standalone_threshold:
-            return False
-        scores = reading.scores
-        rival = max((use_case for use_case in scores if use_case != session.use_case), key=scores.__getitem__)
-        return scores[rival] < self._stickiness.needed_to_switch(session, rival, self._default)
+            return Review(stays=False)
+        attached = modality not in (None, Modality.TEXT)
+        if attached and modality not in self._accepted.get(session.use_case, ()):
+            return Review(stays=False)
+        probabilities = read(session)
+        if probabilities is None:
+            # No follow-up head (no labelled conversations configured): a follow-up stays unless it
+            # attaches a new kind of media.
+            return Review(stays=not attached or modality is session.modality)
+        if attached:
+            probabilities = {
+                use_case: p if modality in self._accepted.get(use_case, ()) else 0.0
+                for use_case, p in probabilities.items()
+            }
+        total = sum(probabilities.values())
+        if total > 0 and probabilities.get(session.use_case, 0.0) >= self._stay_threshold * total:
+            return Review(stays=True)
+        # The turn leaves: the head's view of where it goes weighs the full classification.
+        others = {**probabilities, session.use_case: 0.0}
+        return Review(stays=False, prior=others if sum(others.values()) > 0 else None)
 
 
 class ClassifyEveryTurn:
     """ROUTING_MODE=standard: no bypass, and every turn is read on its own."""
 
-    def prior(self, session: SessionState | None) -> Mapping[str, float] | None:
-        return None
-
-    def stays(self, session: SessionState | None, modality: Modality | None, read: Callable[[], TurnReading]) -> bool:
-        return False
+    def review(self, session: SessionState | None, modality: Modality | None, read: FollowUpReader) -> Review:
+        return Review(stays=False)
 
 
 def policy_for(
-    mode: RoutingMode,
-    stickiness: Stickiness,
-    accepted_media: Mapping[str, Sequence[Modality]],
-    default_use_case: str,
+    mode: RoutingMode, stay_threshold: float, accepted_media: Mapping[str, Sequence[Modality]]
 ) -> RoutingPolicy:
     if mode is RoutingMode.REALTIME:
-        return StickySessions(stickiness, accepted_media, default_use_case)
+        return StickySessions(stay_threshold, accepted_media)
     return ClassifyEveryTurn()
 
 
@@ -123,12 +91,13 @@ def decide(
     session: SessionState | None,
     modality: Modality | None,
     policy: RoutingPolicy,
-    read: Callable[[], TurnReading],
+    read: FollowUpReader,
     classify: Callable[[Mapping[str, float] | None], Classification],
     catalog: UseCaseCatalog,
 ) -> Decision:
-    """`read()` and `classify(prior)` read this turn's text with its modality hint."""
-    if policy.stays(session, modality, read):
+    """`read(session)` and `classify(prior)` read this turn's text with its modality hint."""
+    review = policy.review(session, modality, read)
+    if review.stays:
         assert session is not None
         route = catalog.route_for(session.use_case)
         if route is not None:
@@ -141,7 +110,7 @@ def decide(
                 context_change=False,
                 classification=None,
             )
-    classification = classify(policy.prior(session))
+    classification = classify(review.prior)
     route = catalog.route_for(classification.use_case)
     if route is None:
         raise NoModelForUseCase(classification.use_case)

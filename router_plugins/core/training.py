@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
 from .classifier import MODALITIES, LinearHead, TextVectorizer, UseCaseClassifier, normalise
+from .follow_ups import FollowUp
 from .encoders import Encoder
 from .types import Modality
 
@@ -28,6 +29,7 @@ class TrainingOptions:
     regularisation: float = 30.0  # LogisticRegression's C, for both heads
     embedding_weight: float = 1.0  # exponent of the embedding head's vote against the n-gram head's
     cascade_threshold: float = 0.9
+    follow_up_regularisation: float = 10.0  # C of the follow-up head
     modality_smoothing: float = 1.0
 
 
@@ -74,13 +76,10 @@ def fit_classifier(
     encoder: Encoder | None = None,
     embeddings: np.ndarray | None = None,
     options: TrainingOptions = TrainingOptions(),
-    follow_ups: Sequence[str] = (),
-    conversation_requests: Sequence[str] = (),
+    follow_ups: Sequence[FollowUp] = (),
 ) -> UseCaseClassifier:
     """`embeddings` (one row per example, from `encoder`) enable the cascade's embedding head.
-    `follow_ups` (turns that lean on their conversation: "shorter", "again, slower") against requests
-    that stand on their own (the examples, and `conversation_requests`: opening turns and switches) fit
-    the head that tells the two apart."""
+    `follow_ups` (labelled turns of conversations, with their sessions) fit the follow-up head."""
     texts = [example.query for example in examples]
     labels = np.array([use_cases.index(example.use_case) for example in examples])
     vectorizer = fit_vectorizer(texts)
@@ -88,10 +87,7 @@ def fit_classifier(
     embedding_head = None
     if encoder is not None and embeddings is not None:
         embedding_head = _fit_head(embeddings, labels, options.regularisation)
-    standalone_head = None
-    if follow_ups:
-        standalone_head = _fit_standalone_head(vectorizer, [*texts, *conversation_requests], follow_ups)
-    return UseCaseClassifier(
+    classifier = UseCaseClassifier(
         use_cases,
         vectorizer,
         ngram_head,
@@ -102,8 +98,10 @@ def fit_classifier(
         embedding_head=embedding_head,
         embedding_weight=options.embedding_weight,
         cascade_threshold=options.cascade_threshold,
-        standalone_head=standalone_head,
     )
+    if follow_ups:
+        classifier.attach_follow_up_head(fit_follow_up_head(classifier, follow_ups, options.follow_up_regularisation))
+    return classifier
 
 
 def _fit_head(features, labels: np.ndarray, regularisation: float) -> LinearHead:
@@ -112,14 +110,17 @@ def _fit_head(features, labels: np.ndarray, regularisation: float) -> LinearHead
     return LinearHead(weights=np.asarray(model.coef_, dtype=np.float32), bias=model.intercept_.astype(np.float32))
 
 
-def _fit_standalone_head(vectorizer: TextVectorizer, requests: Sequence[str], follow_ups: Sequence[str]) -> LinearHead:
+def fit_follow_up_head(classifier: UseCaseClassifier, follow_ups: Sequence[FollowUp], regularisation: float) -> LinearHead:
+    """Multinomial logistic regression from a turn in its session (features: `follow_up_features`) to
+    the turn's use case, fitted on labelled conversations with their true session state."""
     from scipy import sparse
 
-    texts = [*requests, *follow_ups]
-    lengths = np.log1p([len(text.split()) for text in texts])[:, None]
-    features = sparse.hstack([vectorizer.transform(texts), sparse.csr_matrix(lengths)]).tocsr()
-    labels = np.r_[np.ones(len(requests)), np.zeros(len(follow_ups))]
-    # Far fewer follow-ups than requests: balanced classes, and a strong prior against memorising them.
-    model = LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced")
-    model.fit(features, labels)
-    return LinearHead(weights=np.asarray(model.coef_, dtype=np.float32), bias=model.intercept_.astype(np.float32))
+    use_cases = list(classifier.use_cases)
+    rows = [classifier.follow_up_features(turn.text, turn.modality, turn.current, turn.previous) for turn in follow_ups]
+    pointers = np.cumsum([0] + [len(columns) for columns, _ in rows])
+    features = sparse.csr_matrix(
+        (np.concatenate([values for _, values in rows]), np.concatenate([columns for columns, _ in rows]), pointers),
+        shape=(len(rows), classifier.follow_up_width),
+    )
+    labels = np.array([use_cases.index(turn.use_case) for turn in follow_ups])
+    return _fit_head(features, labels, regularisation)

@@ -29,14 +29,6 @@ class Classification:
 
 
 @dataclass(frozen=True, slots=True)
-class TurnReading:
-    """The sub-millisecond read of a turn a session's drift check uses (the n-gram features only)."""
-
-    scores: Mapping[str, float]  # the n-gram head's probabilities, with the modality hint
-    standalone: float  # P(a request that stands on its own, not a follow-up leaning on the conversation)
-
-
-@dataclass(frozen=True, slots=True)
 class SessionState:
     """What a session remembers between turns. Never holds query or answer text."""
 
