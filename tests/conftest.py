@@ -33,10 +33,13 @@ def load_repo_config() -> dict[str, Any]:
     return yaml.safe_load(embedded.DEFAULT_CONFIG.read_text(encoding="utf-8"))
 
 
-def write_config(directory: Path, routing_overrides: Mapping[str, Any] | None = None) -> tuple[Path, str]:
-    """The repo's litellm_config.yaml with a private Redis key prefix (so tests never share keys)."""
+def write_config(
+    directory: Path, routing_overrides: Mapping[str, Any] | None = None, prefix: str | None = None
+) -> tuple[Path, str]:
+    """The repo's litellm_config.yaml with a private Redis key prefix (so tests never share keys), or
+    `prefix` for a router that shares another's sessions and stats."""
     document = load_repo_config()
-    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    prefix = prefix or f"test-{uuid.uuid4().hex[:8]}:"
     document["routing"].update({"key_prefix": prefix, **(routing_overrides or {})})
     # The copy lives elsewhere: example and conversation globs stay anchored at the repository.
     classifier = document["routing"].setdefault("classifier", {})
@@ -82,8 +85,9 @@ def start_router(
     routing: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     workers: int = 1,
+    prefix: str | None = None,
 ) -> Router:
-    config, prefix = write_config(directory, routing)
+    config, prefix = write_config(directory, routing, prefix)
     port = free_port()
     log_path = directory / f"proxy-{port}.log"
     environment = embedded.proxy_environment(
