@@ -81,7 +81,12 @@ def _quantised_model(weights: E5Weights, cache_dir: Path) -> Path:
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
     try:
         _save_graph(weights, float_model)
-        quantize_dynamic(float_model, temporary, weight_type=QuantType.QInt8, per_channel=True)
+        # The quantiser logs a line per tensor, and generic advice, on the root logger: the build is logged above.
+        logging.disable(logging.WARNING)
+        try:
+            quantize_dynamic(float_model, temporary, weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            logging.disable(logging.NOTSET)
         temporary.replace(path)  # atomic: workers starting together never read half a file
     finally:
         float_model.unlink(missing_ok=True)
