@@ -132,11 +132,14 @@ def test_modality_change_re_routes_and_counts_a_context_change(router: Router) -
     assert info["use_case"] == "tts" and info["use_case_history"] == ["agent", "multimodal", "tts"]
 
 
-def test_standard_mode_would_not_bypass_but_realtime_does(router: Router) -> None:
+def test_realtime_follow_up_bypasses_and_is_counted(router: Router) -> None:
     first = router.post("/route", {"query": "Transcribe this voice note", "modality": "audio", "dry_run": True}).json()
+    before = router.stats()
     follow = router.post("/route", {"query": "yes", "session_id": first["session_id"], "dry_run": True}).json()
     assert first["use_case"] == "stt" and follow["bypass_used"] and follow["use_case"] == "stt"
-    assert follow["routing_time"] < first["routing_time"]
+    after = router.stats()
+    assert after["bypass_requests"] - before["bypass_requests"] == 1
+    assert after["full_routing_requests"] == before["full_routing_requests"]
 
 
 def test_classify_has_no_side_effects(router: Router) -> None:

@@ -112,3 +112,23 @@ def test_a_malformed_session_header_is_400(client: openai.OpenAI) -> None:
             extra_headers={"x-session-id": "../../etc/passwd"},
         )
     assert "x-session-id" in str(failure.value)
+
+
+def test_an_image_turn_goes_to_the_vision_model_and_the_next_text_turn_comes_back(client: openai.OpenAI) -> None:
+    messages = [{"role": "user", "content": "Write a Python function to merge two sorted lists"}]
+    first = client.chat.completions.with_raw_response.create(model="auto", messages=messages, max_tokens=8)
+    assert first.headers["x-route-use-case"] == "agent"
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    messages += [
+        {"role": "assistant", "content": first.parse().choices[0].message.content},
+        {"role": "user", "content": [{"type": "text", "text": "This is the error I get, what is wrong?"}, image]},
+    ]
+    # The stand-in model is text-only and rejects the image; the routing decision comes back regardless.
+    with pytest.raises(openai.APIStatusError) as failure:
+        client.chat.completions.create(model="auto", messages=messages, max_tokens=4)
+    assert failure.value.response.headers["x-route-use-case"] == "multimodal"
+    messages += [{"role": "assistant", "content": "It is an IndexError."},
+                 {"role": "user", "content": "ok, now back to the code: add logging to it"}]
+    last = client.chat.completions.with_raw_response.create(model="auto", messages=messages, max_tokens=8)
+    assert last.headers["x-route-use-case"] == "agent"
+    assert last.headers["x-route-session-id"] == first.headers["x-route-session-id"]

@@ -17,6 +17,16 @@ CONVERSATION = [
     {"query": "now read that answer aloud"},
     {"query": "slower please"},
 ]
+# (use case, bypass_used, new_session) per turn: the follow-up stays, the screenshot goes to the vision
+# model, the next plain-text turn returns to the coding task, "read it aloud" switches, "slower" stays.
+EXPECTED = [
+    ("agent", False, True),
+    ("agent", True, False),
+    ("multimodal", False, False),
+    ("agent", False, False),
+    ("tts", False, False),
+    ("tts", True, False),
+]
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +56,7 @@ def test_a_conversation_alternating_between_two_processes_routes_as_on_one(route
     assert router.process.pid != twin.process.pid
     alone, alone_id = converse([router])
     alternating, shared_id = converse([router, twin])
+    assert alone == EXPECTED
     assert alternating == alone
     # Both processes see the same session record, history included.
     on_first, on_second = router.get(f"/sessions/{shared_id}").json(), twin.get(f"/sessions/{shared_id}").json()
