@@ -45,8 +45,8 @@ def main() -> None:
         examples, use_cases, accepted, config.default_use_case, config.classifier.min_confidence,
         encoder=encoder, embeddings=embeddings, options=options,
     )
-    thresholds = (0.5, 0.6, 0.7, 0.8, 0.9)
-    for regularisation in (3.0, 10.0, 30.0):
+    thresholds = (0.6, 0.7, 0.8, 0.9)
+    for regularisation in (10.0, 30.0):
         totals = {threshold: Tally() for threshold in thresholds}
         for test in conversations:
             follow_ups = [turn for name, held in conversations.items() if name != test for turn in follow_ups_of(held)]

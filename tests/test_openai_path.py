@@ -123,12 +123,15 @@ def test_an_image_turn_goes_to_the_vision_model_and_the_next_text_turn_comes_bac
         {"role": "assistant", "content": first.parse().choices[0].message.content},
         {"role": "user", "content": [{"type": "text", "text": "This is the error I get, what is wrong?"}, image]},
     ]
-    # The stand-in model is text-only and rejects the image; the routing decision comes back regardless.
+    # The stand-in model is text-only and rejects any message with media parts, the image turn and every
+    # turn whose history carries it; the routing decision comes back in the headers regardless.
     with pytest.raises(openai.APIStatusError) as failure:
         client.chat.completions.create(model="auto", messages=messages, max_tokens=4)
     assert failure.value.response.headers["x-route-use-case"] == "multimodal"
     messages += [{"role": "assistant", "content": "It is an IndexError."},
                  {"role": "user", "content": "ok, now back to the code: add logging to it"}]
-    last = client.chat.completions.with_raw_response.create(model="auto", messages=messages, max_tokens=8)
-    assert last.headers["x-route-use-case"] == "agent"
-    assert last.headers["x-route-session-id"] == first.headers["x-route-session-id"]
+    with pytest.raises(openai.APIStatusError) as failure:
+        client.chat.completions.create(model="auto", messages=messages, max_tokens=4)
+    headers = failure.value.response.headers
+    assert headers["x-route-use-case"] == "agent" and headers["x-route-bypass"] == "false"
+    assert headers["x-route-session-id"] == first.headers["x-route-session-id"]

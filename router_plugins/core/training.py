@@ -29,7 +29,7 @@ class TrainingOptions:
     regularisation: float = 30.0  # LogisticRegression's C, for both heads
     embedding_weight: float = 1.0  # exponent of the embedding head's vote against the n-gram head's
     cascade_threshold: float = 0.9
-    follow_up_regularisation: float = 10.0  # C of the follow-up head
+    follow_up_regularisation: float = 30.0  # C of the follow-up head
     modality_smoothing: float = 1.0
 
 
