@@ -46,19 +46,20 @@ def main() -> None:
         encoder=encoder, embeddings=embeddings, options=options,
     )
     thresholds = (0.6, 0.7, 0.8, 0.9)
-    for regularisation in (10.0, 30.0):
+    regularisation = 30.0
+    for switch_weight in (1.0, 2.0, 4.0, 8.0):
         totals = {threshold: Tally() for threshold in thresholds}
         for test in conversations:
             follow_ups = [turn for name, held in conversations.items() if name != test for turn in follow_ups_of(held)]
             classifier = copy.copy(base)  # the copy, like a pickle, leaves the encoder behind
             classifier.attach_encoder(encoder)
-            classifier.attach_follow_up_head(fit_follow_up_head(classifier, follow_ups, regularisation))
+            classifier.attach_follow_up_head(fit_follow_up_head(classifier, follow_ups, regularisation, switch_weight))
             for threshold in thresholds:
                 policy = StickySessions(threshold, accepted)
                 totals[threshold].add(replay(conversations[test], classifier, policy, catalog, "realtime").overall)
         for threshold, total in totals.items():
             print(
-                f"C={regularisation:<5} stay_threshold={threshold}: accuracy {total.accuracy:.3f}  "
+                f"switch_weight={switch_weight:<4} stay_threshold={threshold}: accuracy {total.accuracy:.3f}  "
                 f"bypass {total.bypass_rate:.3f}  recall {total.switch_recall:.3f}"
             )
 

@@ -66,6 +66,7 @@ def build_classifier(config: RoutingConfig, base_dir: Path) -> UseCaseClassifier
         embedding_weight=config.classifier.embedding_weight,
         cascade_threshold=config.classifier.cascade_threshold,
         follow_up_regularisation=config.session.regularisation,
+        switch_weight=config.session.switch_weight,
     )
     fingerprint = _fingerprint(config, [examples, follow_ups], options, encoder)
     path = cache_dir / f"classifier-{fingerprint}.pickle"

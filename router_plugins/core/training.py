@@ -30,6 +30,7 @@ class TrainingOptions:
     embedding_weight: float = 1.0  # exponent of the embedding head's vote against the n-gram head's
     cascade_threshold: float = 0.9
     follow_up_regularisation: float = 30.0  # C of the follow-up head
+    switch_weight: float = 4.0  # how much a follow-up that switches use case counts in the follow-up head's fit
     modality_smoothing: float = 1.0
 
 
@@ -100,19 +101,27 @@ def fit_classifier(
         cascade_threshold=options.cascade_threshold,
     )
     if follow_ups:
-        classifier.attach_follow_up_head(fit_follow_up_head(classifier, follow_ups, options.follow_up_regularisation))
+        classifier.attach_follow_up_head(
+            fit_follow_up_head(classifier, follow_ups, options.follow_up_regularisation, options.switch_weight)
+        )
     return classifier
 
 
-def _fit_head(features, labels: np.ndarray, regularisation: float) -> LinearHead:
+def _fit_head(
+    features, labels: np.ndarray, regularisation: float, sample_weight: np.ndarray | None = None
+) -> LinearHead:
     model = LogisticRegression(C=regularisation, max_iter=5000)
-    model.fit(features, labels)
+    model.fit(features, labels, sample_weight=sample_weight)
     return LinearHead(weights=np.asarray(model.coef_, dtype=np.float32), bias=model.intercept_.astype(np.float32))
 
 
-def fit_follow_up_head(classifier: UseCaseClassifier, follow_ups: Sequence[FollowUp], regularisation: float) -> LinearHead:
+def fit_follow_up_head(
+    classifier: UseCaseClassifier, follow_ups: Sequence[FollowUp], regularisation: float, switch_weight: float
+) -> LinearHead:
     """Multinomial logistic regression from a turn in its session (features: `follow_up_features`) to
-    the turn's use case, fitted on labelled conversations with their true session state."""
+    the turn's use case, fitted on labelled conversations with their true session state. Switches are
+    rare (one follow-up in six) and missing one costs more than a needless re-classification: they count
+    `switch_weight` times."""
     from scipy import sparse
 
     use_cases = list(classifier.use_cases)
@@ -123,4 +132,5 @@ def fit_follow_up_head(classifier: UseCaseClassifier, follow_ups: Sequence[Follo
         shape=(len(rows), classifier.follow_up_width),
     )
     labels = np.array([use_cases.index(turn.use_case) for turn in follow_ups])
-    return _fit_head(features, labels, regularisation)
+    weights = np.array([switch_weight if turn.use_case != turn.current else 1.0 for turn in follow_ups])
+    return _fit_head(features, labels, regularisation, weights)
