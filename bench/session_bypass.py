@@ -19,7 +19,7 @@ from pathlib import Path
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(variable, "1")
 
-import numpy as np  # noqa: E402
+from timing import compare, summarise  # noqa: E402
 
 from router_plugins.config import load_config_file, parse_routing_config  # noqa: E402
 from router_plugins.core.catalog import UseCaseCatalog  # noqa: E402
@@ -87,13 +87,8 @@ async def main() -> None:
 
     print(f"{len(follow_ups)} follow-ups x {args.repeats}; {bypassed} decisions bypassed "
           f"({bypassed / (len(follow_ups) * args.repeats):.0%}); session read from Redis on loopback each time")
-    results = {}
-    for name, values in timings.items():
-        results[name] = np.percentile(values, [50, 90, 99])
-        p50, p90, p99 = results[name]
-        print(f"{name:32s} p50 {p50:6.3f} ms  p90 {p90:6.3f} ms  p99 {p99:6.3f} ms  ({len(values)} decisions)")
-    ours, baseline = results.values()
-    print(f"bypass / full classification: p50 {ours[0] / baseline[0]:.2f}x, p99 {ours[2] / baseline[2]:.2f}x")
+    results = [summarise(name, values, digits=3, extra=f"({len(values)} decisions)") for name, values in timings.items()]
+    compare("bypass / full classification", *results)
 
 
 if __name__ == "__main__":

@@ -5,36 +5,49 @@ from __future__ import annotations
 
 import glob
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from .config import ConfigError, RoutingConfig
 from .core.follow_ups import FollowUp
 from .core.training import Example
 from .core.types import Modality
 
+T = TypeVar("T")
 
-def read_examples_file(path: Path, use_cases: set[str]) -> list[Example]:
-    """JSONL rows `{"query", "use_case", "language", "modality"}`; errors name the file and line."""
-    examples = []
+
+def _read_jsonl(path: Path, parse: Callable[[dict], T]) -> list[T]:
+    """One `parse(row)` per non-blank line; any malformed row is an error naming the file and line."""
+    parsed = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-            if row["use_case"] not in use_cases:
-                raise ValueError(f"unknown use case {row['use_case']!r}")
-            examples.append(
-                Example(
-                    query=str(row["query"]),
-                    use_case=row["use_case"],
-                    modality=Modality(row.get("modality") or "text"),
-                    language=str(row.get("language", "")),
-                )
-            )
+            parsed.append(parse(json.loads(line)))
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path}:{number}: {exc}") from exc
-    return examples
+    return parsed
+
+
+def _known(use_case: str, use_cases: set[str]) -> str:
+    if use_case not in use_cases:
+        raise ValueError(f"unknown use case {use_case!r}")
+    return use_case
+
+
+def read_examples_file(path: Path, use_cases: set[str]) -> list[Example]:
+    """JSONL rows `{"query", "use_case", "language", "modality"}`."""
+    return _read_jsonl(
+        path,
+        lambda row: Example(
+            query=str(row["query"]),
+            use_case=_known(row["use_case"], use_cases),
+            modality=Modality(row.get("modality") or "text"),
+            language=str(row.get("language", "")),
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,28 +67,20 @@ class Conversation:
 
 def read_conversations(path: Path, use_cases: set[str]) -> list[Conversation]:
     """JSONL rows `{"id", "language", "turns": [{"query", "use_case", "modality", "context_change"}]}`."""
-    conversations = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            turns = tuple(
-                LabelledTurn(
-                    query=str(turn["query"]),
-                    use_case=turn["use_case"],
-                    modality=Modality(turn.get("modality") or "text"),
-                    context_change=bool(turn["context_change"]),
-                )
-                for turn in row["turns"]
+
+    def conversation(row: dict) -> Conversation:
+        turns = tuple(
+            LabelledTurn(
+                query=str(turn["query"]),
+                use_case=_known(turn["use_case"], use_cases),
+                modality=Modality(turn.get("modality") or "text"),
+                context_change=bool(turn["context_change"]),
             )
-            unknown = {turn.use_case for turn in turns} - use_cases
-            if unknown:
-                raise ValueError(f"unknown use cases {sorted(unknown)}")
-            conversations.append(Conversation(str(row["id"]), str(row.get("language", "")), turns))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path}:{number}: {exc}") from exc
-    return conversations
+            for turn in row["turns"]
+        )
+        return Conversation(str(row["id"]), str(row.get("language", "")), turns)
+
+    return _read_jsonl(path, conversation)
 
 
 def load_examples(config: RoutingConfig, base_dir: Path) -> list[Example]:
