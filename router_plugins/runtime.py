@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from .config import RoutingConfig, load_config_file, parse_routing_config
 from .core import classifier as classifier_module
-from .core import training
+from .core import follow_ups, training
 from .core.classifier import UseCaseClassifier
 from .core.encoders import Encoder, build_encoder
 from .core.training import TrainingOptions, fit_classifier
@@ -94,8 +94,9 @@ def build_classifier(config: RoutingConfig, base_dir: Path) -> UseCaseClassifier
         with temporary.open("wb") as file:
             pickle.dump(classifier, file)
         temporary.replace(path)  # atomic: workers starting together never read half a file
-    # Warm both heads so the first request pays no lazy initialisation.
+    # Warm every head so the first request pays no lazy initialisation.
     classifier.classify("warm up")
+    classifier.read_follow_up("warm up", None, config.default_use_case, None)
     if encoder is not None:
         encoder.encode(["warm up"])
     return classifier
@@ -114,8 +115,7 @@ def _fingerprint(config: RoutingConfig, data: list, options: TrainingOptions, en
         repr(config.classifier.min_confidence),
         sklearn.__version__,
         # A change to the fitting or prediction code invalidates what it fitted.
-        Path(training.__file__).read_text(encoding="utf-8"),
-        Path(classifier_module.__file__).read_text(encoding="utf-8"),
+        *(Path(module.__file__).read_text(encoding="utf-8") for module in (training, classifier_module, follow_ups)),
     ):
         digest.update(part.encode("utf-8"))
         digest.update(b"\0")
