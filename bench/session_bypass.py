@@ -23,7 +23,7 @@ from timing import compare, summarise  # noqa: E402
 
 from router_plugins.config import load_config_file, parse_routing_config  # noqa: E402
 from router_plugins.core.catalog import UseCaseCatalog  # noqa: E402
-from router_plugins.core.policy import decide, next_session_state  # noqa: E402
+from router_plugins.core.policy import decide_turn, next_session_state  # noqa: E402
 from router_plugins.core.types import RoutingMode  # noqa: E402
 from router_plugins.examples import read_conversations  # noqa: E402
 from router_plugins.runtime import build_classifier  # noqa: E402
@@ -53,8 +53,7 @@ async def main() -> None:
     for path in sorted((ROOT / "eval").glob("conversations_dev*.jsonl")):
         for conversation in read_conversations(path, set(config.use_cases)):
             for index, (before, turn) in enumerate(zip(conversation.turns, conversation.turns[1:])):
-                opening = decide(None, before.modality, standard, lambda state: None,
-                                 lambda prior, q=before: classifier.classify(q.query, q.modality, prior), catalog)
+                opening = decide_turn(classifier, before.query, before.modality, None, standard, catalog)
                 session_id = f"{conversation.id}-{index}"
                 await store.record_turn(next_session_state(None, session_id, opening, before.modality, None, 0.0))
                 follow_ups.append((session_id, turn))
@@ -65,20 +64,14 @@ async def main() -> None:
         for session_id, turn in follow_ups:
             started = time.perf_counter()
             session = await store.get(session_id)
-            decision = decide(
-                session, turn.modality, realtime,
-                lambda state: classifier.read_follow_up(turn.query, turn.modality, state.use_case, state.previous_use_case),
-                lambda prior: classifier.classify(turn.query, turn.modality, prior),
-                catalog,
-            )
+            decision = decide_turn(classifier, turn.query, turn.modality, session, realtime, catalog)
             elapsed = (time.perf_counter() - started) * 1000
             if decision.bypass:
                 bypassed += 1
                 timings["bypassed (router)"].append(elapsed)
                 started = time.perf_counter()
                 session = await store.get(session_id)
-                decide(session, turn.modality, standard, lambda state: None,
-                       lambda prior: classifier.classify(turn.query, turn.modality, prior), catalog)
+                decide_turn(classifier, turn.query, turn.modality, session, standard, catalog)
                 timings["classified in full (baseline)"].append((time.perf_counter() - started) * 1000)
     keys = [key async for key in client.scan_iter(f"{prefix}*")]
     if keys:

@@ -13,7 +13,7 @@ from . import metrics
 from .config import RoutingConfig
 from .core.catalog import UseCaseCatalog
 from .core.classifier import UseCaseClassifier
-from .core.policy import RoutingPolicy, decide, next_session_state, policy_for
+from .core.policy import RoutingPolicy, decide_turn, next_session_state, policy_for
 from .core.types import Classification, Decision, Modality, RoutingMode, SessionState
 from .limits import InFlightLimiter
 from .store import StoreUnavailable
@@ -94,16 +94,7 @@ class RouterService:
         without it an unknown id is a 404, as the integration guide specifies for /route."""
         started = time.perf_counter()
         session = await self._load_session(session_id, user_id, create_unknown)
-        decision = decide(
-            session,
-            modality,
-            self._policy,
-            lambda session: self.classifier.read_follow_up(
-                query, modality, session.use_case, session.previous_use_case
-            ),
-            lambda prior: self.classifier.classify(query, modality, prior),
-            self.catalog(),
-        )
+        decision = decide_turn(self.classifier, query, modality, session, self._policy, self.catalog())
         state = next_session_state(
             session, session_id or new_session_id(), decision, modality, user_id, time.time()
         )

@@ -15,7 +15,7 @@ import numpy as np
 
 from .core.catalog import UseCaseCatalog
 from .core.classifier import UseCaseClassifier
-from .core.policy import RoutingPolicy, decide, next_session_state
+from .core.policy import RoutingPolicy, decide_turn, next_session_state
 from .examples import Conversation
 
 
@@ -72,16 +72,7 @@ def replay(
         session = None
         for turn in conversation.turns:
             started = time.perf_counter()
-            decision = decide(
-                session,
-                turn.modality,
-                policy,
-                lambda session: classifier.read_follow_up(
-                    turn.query, turn.modality, session.use_case, session.previous_use_case
-                ),
-                lambda prior: classifier.classify(turn.query, turn.modality, prior),
-                catalog,
-            )
+            decision = decide_turn(classifier, turn.query, turn.modality, session, policy, catalog)
             if decision.bypass:
                 report.bypass_decision_ms.append((time.perf_counter() - started) * 1000)
             right = decision.use_case == turn.use_case

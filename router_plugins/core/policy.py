@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .catalog import UseCaseCatalog
 from .types import Classification, Decision, Modality, RoutingMode, SessionState
+
+if TYPE_CHECKING:
+    from .classifier import UseCaseClassifier
 
 HISTORY_LENGTH = 20  # use-case switches a session remembers
 
@@ -122,6 +125,25 @@ def decide(
         bypass=False,
         context_change=session is not None and session.use_case != classification.use_case,
         classification=classification,
+    )
+
+
+def decide_turn(
+    classifier: UseCaseClassifier,
+    text: str,
+    modality: Modality | None,
+    session: SessionState | None,
+    policy: RoutingPolicy,
+    catalog: UseCaseCatalog,
+) -> Decision:
+    """`decide` with the classifier reading the turn: the follow-up head in a session, in full otherwise."""
+    return decide(
+        session,
+        modality,
+        policy,
+        lambda state: classifier.read_follow_up(text, modality, state.use_case, state.previous_use_case),
+        lambda prior: classifier.classify(text, modality, prior),
+        catalog,
     )
 
 
