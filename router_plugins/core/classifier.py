@@ -16,9 +16,7 @@ from scipy import sparse
 
 from .encoders import Encoder
 from .follow_ups import context_width, follow_up_features
-from .types import Classification, Modality
-
-MODALITIES: tuple[Modality, ...] = tuple(Modality)
+from .types import MODALITIES, Classification, Modality
 
 
 class TextVectorizer:

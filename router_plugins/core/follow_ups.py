@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .types import Modality
+from .types import MODALITIES, Modality
 
-MODALITIES: tuple[Modality, ...] = tuple(Modality)
 _SCORE_SCALE = 5.0  # log-probabilities span about [-9, 0]: brought near the n-grams' scale
 
 

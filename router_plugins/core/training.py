@@ -10,10 +10,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from .classifier import MODALITIES, LinearHead, TextVectorizer, UseCaseClassifier, normalise
+from .classifier import LinearHead, TextVectorizer, UseCaseClassifier, normalise
 from .follow_ups import FollowUp
 from .encoders import Encoder
-from .types import Modality
+from .types import MODALITIES, Modality
 
 
 @dataclass(frozen=True, slots=True)

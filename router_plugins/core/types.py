@@ -14,6 +14,9 @@ class Modality(enum.StrEnum):
     VIDEO = "video"
 
 
+MODALITIES: tuple[Modality, ...] = tuple(Modality)  # a fixed order, for feature and prior vectors
+
+
 class RoutingMode(enum.StrEnum):
     REALTIME = "realtime"  # follow-ups in a live session skip classification
     STANDARD = "standard"  # every request is classified
