@@ -1,0 +1,250 @@
+"""What the proxy and the router add to a model call, against baselines in the same run: the instant stub
+backend called directly, a stock LiteLLM proxy with the same model_list, and the router (LiteLLM +
+router_plugins, sessions in the real Redis) on bypassed and classified turns, on the OpenAI path and on
+/route. Prints p50/p90/p99, requests/s, server CPU per request and RSS per arm.
+
+    .venv/bin/python bench/proxy_overhead.py [--requests 300] [--repeats 3] [--concurrency 32]"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+import yaml
+
+from router_plugins import embedded
+
+KEY = "sk-bench-" + secrets.token_hex(8)
+REDIS_URL = "redis://127.0.0.1:6379/0"
+AGENT_MODEL = "Qwen/Qwen2.5-7B-Instruct"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    process: subprocess.Popen
+
+    def tree(self) -> list[psutil.Process]:
+        parent = psutil.Process(self.process.pid)
+        return [parent, *parent.children(recursive=True)]
+
+    def cpu_seconds(self) -> float:
+        return sum(sum(p.cpu_times()[:2]) for p in self.tree())
+
+    def rss_mb(self) -> float:
+        return sum(p.memory_info().rss for p in self.tree()) / 2**20
+
+
+@dataclass
+class Arm:
+    name: str
+    server: Server
+    request: Callable[[int], tuple[str, dict, dict]]  # request number -> (path, json body, headers)
+    stream: bool = False
+    latencies_ms: list[float] = field(default_factory=list)
+    cpu_ms_per_request: list[float] = field(default_factory=list)
+    requests_per_second: list[float] = field(default_factory=list)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(name: str, command: list[str], ready_url: str, log_dir: Path, env: dict | None = None) -> Server:
+    log = (log_dir / f"{name}.log").open("wb")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    embedded.wait_until_ready(ready_url, process, timeout=240, headers={"Authorization": f"Bearer {KEY}"})
+    return Server(name, ready_url.split("/", 3)[0] + "//" + ready_url.split("/", 3)[2], process)
+
+
+def stock_config(directory: Path) -> Path:
+    """LiteLLM as its users run it: the router's model_list and master key, nothing of router_plugins."""
+    document = yaml.safe_load(embedded.DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    stock = {"model_list": document["model_list"], "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"}}
+    path = directory / "stock_config.yaml"
+    path.write_text(yaml.safe_dump(stock, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def router_config(directory: Path) -> Path:
+    """The repo's config with a private Redis key prefix; data globs stay anchored at the repository."""
+    document = yaml.safe_load(embedded.DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    routing = document["routing"]
+    routing["key_prefix"] = f"bench-{uuid.uuid4().hex[:8]}:"
+    routing["classifier"]["examples"] = [str(ROOT / p) for p in routing["classifier"]["examples"]]
+    routing["session"]["conversations"] = [str(ROOT / p) for p in routing["session"]["conversations"]]
+    path = directory / "router_config.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+async def one(client: httpx.AsyncClient, arm: Arm, number: int) -> float:
+    path, body, headers = arm.request(number)
+    started = time.perf_counter()
+    if arm.stream:
+        async with client.stream("POST", arm.server.url + path, json=body, headers=headers) as response:
+            response.raise_for_status()
+            chunks = response.aiter_raw()
+            await anext(chunks)
+            elapsed = time.perf_counter() - started  # time to the first streamed bytes
+            async for _ in chunks:
+                pass
+    else:
+        response = await client.post(arm.server.url + path, json=body, headers=headers)
+        elapsed = time.perf_counter() - started
+        response.raise_for_status()
+    return elapsed * 1000
+
+
+async def run_arm(client: httpx.AsyncClient, arm: Arm, requests: int, concurrency: int, record: bool = True) -> None:
+    queue = iter(range(requests))
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        for number in queue:
+            latencies.append(await one(client, arm, number))
+
+    cpu_before = arm.server.cpu_seconds()
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - started
+    if record:
+        arm.latencies_ms += latencies
+        arm.cpu_ms_per_request.append((arm.server.cpu_seconds() - cpu_before) * 1000 / requests)
+        arm.requests_per_second.append(requests / wall)
+
+
+def chat(model: str, text: str, stream: bool = False) -> dict:
+    return {"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": 8, "stream": stream}
+
+
+def queries() -> list[str]:
+    rows = [json.loads(line) for line in (ROOT / "eval" / "queries_dev.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [row["query"] for row in rows if row["modality"] == "text"]
+
+
+async def bench(args: argparse.Namespace, stub: Server, stock: Server, router: Server) -> None:
+    auth = {"Authorization": f"Bearer {KEY}"}
+    texts = queries()
+    session = "bench-" + uuid.uuid4().hex
+    follow_up = "add error handling to that"
+    sessions = [f"bench-{uuid.uuid4().hex}" for _ in range(args.concurrency)]
+
+    def fixed(path: str, body: dict, headers: dict | None = None) -> Callable[[int], tuple[str, dict, dict]]:
+        return lambda number: (path, body, headers or auth)
+
+    latency_arms = [
+        Arm("direct to the stub backend", stub, fixed("/v1/chat/completions", chat("stub", follow_up), {})),
+        Arm("stock LiteLLM proxy", stock, fixed("/v1/chat/completions", chat(AGENT_MODEL, follow_up))),
+        Arm("router, bypassed turn (model=auto)", router,
+            fixed("/v1/chat/completions", chat("auto", follow_up), {**auth, "x-session-id": session})),
+        Arm("router, classified turn (model=auto)", router,
+            lambda n: ("/v1/chat/completions", chat("auto", texts[n % len(texts)]), {**auth, "x-session-id": uuid.uuid4().hex})),
+        Arm("router, bypassed turn (/route)", router,
+            fixed("/route", {"query": follow_up, "session_id": session, "max_tokens": 8})),
+        Arm("router, pinned model (no routing)", router, fixed("/v1/chat/completions", chat(AGENT_MODEL, follow_up))),
+    ]
+    stream_arms = [
+        Arm("direct, streamed (time to first bytes)", stub, fixed("/v1/chat/completions", chat("stub", follow_up, True), {}), stream=True),
+        Arm("stock proxy, streamed", stock, fixed("/v1/chat/completions", chat(AGENT_MODEL, follow_up, True)), stream=True),
+        Arm("router bypassed, streamed", router,
+            fixed("/v1/chat/completions", chat("auto", follow_up, True), {**auth, "x-session-id": session}), stream=True),
+    ]
+    throughput_arms = [
+        Arm(f"stock proxy, concurrency {args.concurrency}", stock, fixed("/v1/chat/completions", chat(AGENT_MODEL, follow_up))),
+        Arm(f"router bypassed, concurrency {args.concurrency}", router,
+            lambda n: ("/v1/chat/completions", chat("auto", follow_up), {**auth, "x-session-id": sessions[n % len(sessions)]})),
+    ]
+    limits = httpx.Limits(max_connections=args.concurrency * 2, max_keepalive_connections=args.concurrency * 2)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        # The first request after startup, before anything warms the router's pools.
+        first_ms = await one(client, latency_arms[2], 0)
+        await one(client, latency_arms[2], 0)  # the session now exists: its turns are bypassed
+        for arm in [*latency_arms, *stream_arms, *throughput_arms]:
+            await run_arm(client, arm, 30, 1, record=False)  # warm-up, not recorded
+        for _ in range(args.repeats):  # arms interleaved: drift on the machine hits every arm alike
+            for arm in [*latency_arms, *stream_arms]:
+                await run_arm(client, arm, args.requests, 1)
+            for arm in throughput_arms:
+                await run_arm(client, arm, args.requests * 2, args.concurrency)
+    report(latency_arms, stream_arms, throughput_arms, first_ms, [stub, stock, router])
+
+
+def report(latency_arms: list[Arm], stream_arms: list[Arm], throughput_arms: list[Arm], first_ms: float, servers: list[Server]) -> None:
+    print(f"{'arm':44s}{'p50 ms':>9s}{'p90 ms':>9s}{'p99 ms':>9s}{'req/s':>9s}{'CPU ms/req':>12s}")
+    p50 = {}
+    for arm in [*latency_arms, *stream_arms, *throughput_arms]:
+        median, p90, p99 = np.percentile(arm.latencies_ms, [50, 90, 99])
+        p50[arm.name] = median
+        print(
+            f"{arm.name:44s}{median:>9.2f}{p90:>9.2f}{p99:>9.2f}"
+            f"{statistics.median(arm.requests_per_second):>9.0f}{statistics.median(arm.cpu_ms_per_request):>12.2f}"
+        )
+    direct, stock = p50["direct to the stub backend"], p50["stock LiteLLM proxy"]
+    bypass, classified = p50["router, bypassed turn (model=auto)"], p50["router, classified turn (model=auto)"]
+    print()
+    print(f"router over stock proxy, p50: bypassed +{bypass - stock:.2f} ms, classified +{classified - stock:.2f} ms")
+    print(f"whole proxy over direct, p50: stock +{stock - direct:.2f} ms, router bypassed +{bypass - direct:.2f} ms")
+    print(f"/route vs model=auto (bypassed), p50: {p50['router, bypassed turn (/route)'] - bypass:+.2f} ms")
+    print(
+        "streaming, time to first bytes over direct, p50: "
+        f"stock +{p50['stock proxy, streamed'] - p50['direct, streamed (time to first bytes)']:.2f} ms, "
+        f"router +{p50['router bypassed, streamed'] - p50['direct, streamed (time to first bytes)']:.2f} ms"
+    )
+    stock_rps, router_rps = (statistics.median(arm.requests_per_second) for arm in throughput_arms)
+    print(f"throughput, router / stock: {router_rps / stock_rps:.2f}x")
+    print(f"first request after startup: {first_ms:.1f} ms ({first_ms / bypass:.1f}x the bypassed p50)")
+    print("RSS: " + ", ".join(f"{server.name} {server.rss_mb():.0f} MB" for server in servers))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=300, help="requests per arm and repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory:
+        work = Path(directory)
+        servers: list[Server] = []
+        try:
+            port = free_port()
+            stub = start("stub", [sys.executable, str(Path(__file__).with_name("stub_backend.py")), "--port", str(port)],
+                         f"http://127.0.0.1:{port}/v1/models", work)
+            servers.append(stub)
+            env = embedded.proxy_environment(stub.url + "/v1", {"LITELLM_MASTER_KEY": KEY})
+            port = free_port()
+            stock = start("stock LiteLLM", embedded.proxy_command(stock_config(work), port, host="127.0.0.1"),
+                          f"http://127.0.0.1:{port}/health/readiness", work, env)
+            servers.append(stock)
+            port = free_port()
+            router = start("router", embedded.proxy_command(router_config(work), port, host="127.0.0.1"),
+                           f"http://127.0.0.1:{port}/health/readiness", work, {**env, "REDIS_URL": REDIS_URL})
+            servers.append(router)
+            asyncio.run(bench(args, stub, stock, router))
+        finally:
+            for server in reversed(servers):
+                embedded.stop(server.process)
+
+
+if __name__ == "__main__":
+    main()
