@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 LLAMA_BUILD := CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install run test clean
+.PHONY: install run test bench clean
 
 install: $(STAMP)
 
@@ -26,6 +26,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# What the proxy and the router add to a model call, against baselines in the same run (a few minutes).
+bench: install
+	$(BIN)/python bench/proxy_overhead.py
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache
