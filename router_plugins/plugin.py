@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
@@ -14,10 +14,12 @@ from . import runtime as runtime_module
 from .config import ConfigError
 from .api.routes import router as guide_router
 from .openai_hook import UseCaseRouterHook
+from .warm_up import WarmUp
 
 log = logging.getLogger(__name__)
 
 _hook: UseCaseRouterHook | None = None
+_warm_up = WarmUp()
 
 # LiteLLM's own model health check (real model calls), displaced from /health by the guide's route.
 LITELLM_HEALTH_PATH = "/health/models"
@@ -39,20 +41,23 @@ def install() -> UseCaseRouterHook:
     runtime_module.install_runtime(runtime)
     add_routes(app)
     try:
-        asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
     except RuntimeError:
         pass  # imported outside the proxy's event loop (a script): no background checks
     else:
         runtime.health.start()
+        _warm_up.start(loop, runtime_module.live_deployments, runtime.redis_state, runtime.service.config.model_timeout)
     _hook = UseCaseRouterHook()
     return _hook
 
 
 def add_routes(app: FastAPI) -> None:
-    """Put the guide's routes ahead of the proxy's: its GET /health (real model calls) moves to /health/models."""
+    """Put the guide's routes ahead of the proxy's: its GET /health (real model calls) moves to
+    /health/models, and its readiness probe waits for the warm-up."""
     routes = app.router.routes
     litellm_health = _find_get_route(routes, "/health")
     first_new = len(routes)
+    app.add_api_route("/health/readiness", readiness, methods=["GET"], tags=["health"], include_in_schema=False)
     app.include_router(guide_router)
     if litellm_health is not None:
         app.add_api_route(
@@ -67,6 +72,16 @@ def add_routes(app: FastAPI) -> None:
     del routes[first_new:]
     routes[0:0] = added
     app.openapi_schema = None  # regenerate the schema with the new routes
+
+
+async def readiness(response: Response) -> object:
+    """LiteLLM's readiness probe, held at 503 while the warm-up runs."""
+    from litellm.proxy.health_endpoints._health_endpoints import health_readiness
+
+    if _warm_up.running:
+        response.status_code = 503
+        return {"status": "warming up"}
+    return await health_readiness(response)
 
 
 def _find_get_route(routes: Iterable[BaseRoute], path: str) -> APIRoute | None:

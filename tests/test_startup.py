@@ -8,7 +8,7 @@ import pytest
 
 from router_plugins import embedded
 
-from .conftest import MASTER_KEY, free_port, write_config
+from .conftest import MASTER_KEY, free_port, load_repo_config, start_router, stop_router, write_config
 
 
 @pytest.mark.parametrize(
@@ -29,3 +29,18 @@ def test_bad_routing_config_stops_startup_naming_the_key(tmp_path, model_server:
     )
     assert completed.returncode != 0
     assert message in completed.stdout + completed.stderr
+
+
+def test_router_is_ready_only_once_every_model_group_is_warm(tmp_path, model_server: str) -> None:
+    # The warm-up sends each model group one-token completions through the proxy's own app before the
+    # readiness probe says 200, so no user's first request pays for LiteLLM's lazy initialisation.
+    router = start_router(tmp_path, model_server)
+    try:
+        metrics = router.get("/metrics/").text
+        served = [line for line in metrics.splitlines() if line.startswith("litellm_deployment_success_responses_total{")]
+        for group in {deployment["model_name"] for deployment in load_repo_config()["model_list"]}:
+            assert any(f'"{group}"' in line for line in served), (group, served)
+        # It is invisible to routing: no session, no routed request in /stats.
+        assert router.stats()["total_requests"] == 0 and router.stats()["session_creations"] == 0
+    finally:
+        stop_router(router)
