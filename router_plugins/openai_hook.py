@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import time
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import HTTPException
@@ -15,7 +15,7 @@ from litellm.integrations.custom_logger import CustomLogger
 from .core.policy import NoModelForUseCase
 from .core.types import Modality
 from .runtime import current_runtime
-from .service import SESSION_ID_PATTERN, UnknownSession
+from .service import SESSION_ID_PATTERN, TurnFacts, UnknownSession
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +128,8 @@ class UseCaseRouterHook(CustomLogger):
             "bypass": decision.bypass,
             "session_id": routed.session_id,
             "session_source": source,
-            "routing_started": routed.started_at,
+            "turn": asdict(routed.facts),
         }
-        await runtime.service.record(routed, dry_run=False, failed=False, inference_time=None)
         return data
 
     async def async_post_call_response_headers_hook(
@@ -148,12 +147,19 @@ class UseCaseRouterHook(CustomLogger):
             "x-route-session-source": decision["session_source"],
         }
 
+    # The turn is counted once its model call has finished, in one write: the request does not wait for it.
     async def async_log_success_event(self, kwargs, response_obj, start_time, end_time) -> None:
+        await self._record(kwargs, failed=False, inference_time=(end_time - start_time).total_seconds())
+
+    async def async_log_failure_event(self, kwargs, response_obj, start_time, end_time) -> None:
+        await self._record(kwargs, failed=True, inference_time=None)
+
+    async def _record(self, kwargs: dict, *, failed: bool, inference_time: float | None) -> None:
         runtime = current_runtime()
         metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
         decision = metadata.get(DECISION_KEY)
         if runtime is None or not decision:
             return
-        inference_time = (end_time - start_time).total_seconds()
-        total_time = time.perf_counter() - decision["routing_started"]
-        await runtime.service.stats.record_inference(inference_time, total_time)
+        await runtime.service.record(
+            TurnFacts(**decision["turn"]), dry_run=False, failed=failed, inference_time=inference_time
+        )

@@ -34,12 +34,30 @@ class UnknownSession(LookupError):
 
 
 @dataclass(frozen=True, slots=True)
+class TurnFacts:
+    """What the statistics need of a routed turn; plain values, so the OpenAI path can carry them in the
+    request's metadata from the pre-call hook to the success or failure callback."""
+
+    bypass: bool
+    new_session: bool
+    context_change: bool
+    routing_time: float
+    started_at: float  # perf_counter() when routing began
+
+
+@dataclass(frozen=True, slots=True)
 class Routed:
     decision: Decision
     session_id: str
     new_session: bool
     routing_time: float
     started_at: float  # perf_counter() when routing began
+
+    @property
+    def facts(self) -> TurnFacts:
+        return TurnFacts(
+            self.decision.bypass, self.new_session, self.decision.context_change, self.routing_time, self.started_at
+        )
 
 
 def routing_policy(config: RoutingConfig, mode: RoutingMode | None = None) -> RoutingPolicy:
@@ -114,18 +132,19 @@ class RouterService:
         return Routed(decision, state.session_id, session is None, routing_time, started)
 
     async def record(
-        self, routed: Routed, *, dry_run: bool, failed: bool, inference_time: float | None
+        self, turn: TurnFacts, *, dry_run: bool, failed: bool, inference_time: float | None
     ) -> None:
+        """Count a finished turn in the statistics: once, after its model call (or its dry run)."""
         await self.stats.record(
             TurnRecord(
-                bypass=routed.decision.bypass,
-                new_session=routed.new_session,
-                context_change=routed.decision.context_change,
+                bypass=turn.bypass,
+                new_session=turn.new_session,
+                context_change=turn.context_change,
                 dry_run=dry_run,
                 failed=failed,
-                routing_time=routed.routing_time,
+                routing_time=turn.routing_time,
                 inference_time=inference_time,
-                total_time=time.perf_counter() - routed.started_at,
+                total_time=time.perf_counter() - turn.started_at,
             )
         )
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import secrets
 import socket
 import subprocess
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,13 @@ class Router:
 
     def stats(self) -> dict[str, Any]:
         return self.get("/stats").json()
+
+    def stats_once(self, ready: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
+        """/stats as soon as `ready` holds: the OpenAI path counts a turn after its response is sent."""
+        deadline = time.monotonic() + timeout
+        while not ready(stats := self.stats()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return stats
 
 
 def start_router(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import openai
 import pytest
 
@@ -135,3 +137,17 @@ def test_an_image_turn_goes_to_the_vision_model_and_the_next_text_turn_comes_bac
     headers = failure.value.response.headers
     assert headers["x-route-use-case"] == "agent" and headers["x-route-bypass"] == "false"
     assert headers["x-route-session-id"] == first.headers["x-route-session-id"]
+
+
+def test_a_routed_call_is_counted_in_stats_once_it_has_finished(client: openai.OpenAI, router: Router) -> None:
+    before = router.stats()
+    client.chat.completions.create(
+        model="auto", messages=[{"role": "user", "content": "Name three sorting algorithms"}], max_tokens=8,
+        extra_headers={"x-session-id": f"stats-{uuid.uuid4().hex}"},
+    )
+    after = router.stats_once(lambda stats: stats["total_requests"] > before["total_requests"])
+    assert after["total_requests"] == before["total_requests"] + 1
+    assert after["session_creations"] == before["session_creations"] + 1
+    assert after["full_routing_requests"] == before["full_routing_requests"] + 1
+    assert after["failed_requests"] == before["failed_requests"]
+    assert after["average_inference_time"] > 0

@@ -58,6 +58,19 @@ def test_model_unavailable_is_500_and_counted(secured_router: Router) -> None:
     assert secured_router.stats()["failed_requests"] == before + 1
 
 
+def test_a_failed_model_call_on_the_openai_path_is_counted_as_failed(secured_router: Router) -> None:
+    before = secured_router.stats()
+    audio = {"type": "input_audio", "input_audio": {"data": "UklGRiQAAABXQVZF", "format": "wav"}}
+    response = secured_router.post("/v1/chat/completions", {
+        "model": "auto", "max_tokens": 8,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "Transcribe this"}, audio]}],
+    })
+    assert response.status_code >= 500 and response.headers.get("x-route-use-case") in (None, "stt")
+    after = secured_router.stats_once(lambda stats: stats["failed_requests"] > before["failed_requests"])
+    assert after["failed_requests"] == before["failed_requests"] + 1
+    assert after["total_requests"] == before["total_requests"] + 1
+
+
 def test_overload_is_503_with_retry_after(secured_router: Router) -> None:
     # One call in flight per model group and worker; the model takes seconds for 200 tokens, so of
     # 6 simultaneous calls at least one worker sees a second call while its first is running.

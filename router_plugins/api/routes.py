@@ -75,11 +75,11 @@ async def route(request: schemas.RouteRequest, runtime: Runtime = Depends(get_ru
                     metadata={"use_case": decision.use_case, "session_id": routed.session_id},
                 )
         except Exception as exc:  # every model failure maps onto the guide's codes
-            await service.record(routed, dry_run=False, failed=True, inference_time=None)
+            await service.record(routed.facts, dry_run=False, failed=True, inference_time=None)
             return model_error_response(exc, decision.use_case, routed.routing_time)
         inference_time = time.perf_counter() - started
         result = response.choices[0].message.content
-    await service.record(routed, dry_run=request.dry_run, failed=False,
+    await service.record(routed.facts, dry_run=request.dry_run, failed=False,
                          inference_time=None if request.dry_run else inference_time)
     body = schemas.RouteResponse(
         success=True,

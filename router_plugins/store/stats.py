@@ -26,10 +26,6 @@ class TurnRecord:
     total_time: float
 
 
-def _inference_increments(inference_time: float, total_time: float) -> Counter[str]:
-    return Counter(inference_requests=1, inference_time_sum=inference_time, total_time_sum=total_time)
-
-
 def _increments(turn: TurnRecord) -> Counter[str]:
     counts: Counter[str] = Counter(total_requests=1)
     counts["bypass_requests" if turn.bypass else "full_routing_requests"] += 1
@@ -39,7 +35,7 @@ def _increments(turn: TurnRecord) -> Counter[str]:
     counts["dry_run_requests"] += turn.dry_run
     counts["failed_requests"] += turn.failed
     if turn.inference_time is not None:
-        counts.update(_inference_increments(turn.inference_time, turn.total_time))
+        counts.update(inference_requests=1, inference_time_sum=turn.inference_time, total_time_sum=turn.total_time)
     return +counts  # drop zero entries: fewer Redis commands
 
 
@@ -73,10 +69,6 @@ def summarize(totals: dict[str, float]) -> dict[str, float | int]:
 class StatsStore(Protocol):
     async def record(self, turn: TurnRecord) -> None: ...
 
-    async def record_inference(self, inference_time: float, total_time: float) -> None:
-        """For turns whose model call finishes after the turn was recorded (the OpenAI path)."""
-        ...
-
     async def snapshot(self) -> dict[str, float | int]: ...
 
 
@@ -86,9 +78,6 @@ class MemoryStatsStore:
 
     async def record(self, turn: TurnRecord) -> None:
         self._totals.update(_increments(turn))
-
-    async def record_inference(self, inference_time: float, total_time: float) -> None:
-        self._totals.update(_inference_increments(inference_time, total_time))
 
     async def snapshot(self) -> dict[str, float | int]:
         return summarize(dict(self._totals))
@@ -101,9 +90,6 @@ class RedisStatsStore:
 
     async def record(self, turn: TurnRecord) -> None:
         await self._add(_increments(turn))
-
-    async def record_inference(self, inference_time: float, total_time: float) -> None:
-        await self._add(_inference_increments(inference_time, total_time))
 
     async def _add(self, increments: Counter[str]) -> None:
         try:
