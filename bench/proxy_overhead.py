@@ -1,9 +1,11 @@
 """What the proxy and the router add to a model call, against baselines in the same run: the instant stub
 backend called directly, a stock LiteLLM proxy with the same model_list, and the router (LiteLLM +
 router_plugins, sessions in the real Redis) on bypassed and classified turns, on the OpenAI path and on
-/route. Prints p50/p90/p99, requests/s, server CPU per request and RSS per arm.
+/route, and a router with several workers for throughput. Prints p50/p90/p99, requests/s, server CPU
+per request and RSS per arm.
 
-    .venv/bin/python bench/proxy_overhead.py [--requests 300] [--repeats 3] [--concurrency 32]"""
+    .venv/bin/python bench/proxy_overhead.py [--requests 300] [--repeats 3] [--concurrency 32]
+                                             [--scale-concurrency 64] [--workers 2]"""
 
 from __future__ import annotations
 
@@ -21,11 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import numpy as np
 import psutil
+import redis
 import yaml
 
+from load import Connection
 from router_plugins import embedded
 
 KEY = "sk-bench-" + secrets.token_hex(8)
@@ -57,6 +60,7 @@ class Arm:
     server: Server
     request: Callable[[int], tuple[str, dict, dict]]  # request number -> (path, json body, headers)
     stream: bool = False
+    concurrency: int = 1
     latencies_ms: list[float] = field(default_factory=list)
     cpu_ms_per_request: list[float] = field(default_factory=list)
     requests_per_second: list[float] = field(default_factory=list)
@@ -90,43 +94,46 @@ def router_config(directory: Path) -> Path:
     """The repo's config with a private Redis key prefix; data globs stay anchored at the repository."""
     document = yaml.safe_load(embedded.DEFAULT_CONFIG.read_text(encoding="utf-8"))
     routing = document["routing"]
-    routing["key_prefix"] = f"bench-{uuid.uuid4().hex[:8]}:"
+    routing["key_prefix"] = prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     routing["classifier"]["examples"] = [str(ROOT / p) for p in routing["classifier"]["examples"]]
     routing["session"]["conversations"] = [str(ROOT / p) for p in routing["session"]["conversations"]]
-    path = directory / "router_config.yaml"
+    path = directory / f"router_config_{prefix.rstrip(':')}.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 
 
-async def one(client: httpx.AsyncClient, arm: Arm, number: int) -> float:
+def forget_bench_keys() -> None:
+    """The routers' sessions and stats in Redis: a benchmark leaves nothing behind."""
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter("bench-*"))
+    if keys:
+        client.delete(*keys)
+
+
+async def one(connection: Connection, arm: Arm, number: int) -> float:
     path, body, headers = arm.request(number)
-    started = time.perf_counter()
-    if arm.stream:
-        async with client.stream("POST", arm.server.url + path, json=body, headers=headers) as response:
-            response.raise_for_status()
-            chunks = response.aiter_raw()
-            await anext(chunks)
-            elapsed = time.perf_counter() - started  # time to the first streamed bytes
-            async for _ in chunks:
-                pass
-    else:
-        response = await client.post(arm.server.url + path, json=body, headers=headers)
-        elapsed = time.perf_counter() - started
-        response.raise_for_status()
-    return elapsed * 1000
+    reply = await connection.post(path, body, headers)
+    if reply.status != 200:
+        raise RuntimeError(f"{arm.name}: HTTP {reply.status} {reply.body[:300]!r}")
+    # Streamed: the time to the first event; otherwise the whole answer.
+    return (reply.first_byte_seconds if arm.stream else reply.seconds) * 1000
 
 
-async def run_arm(client: httpx.AsyncClient, arm: Arm, requests: int, concurrency: int, record: bool = True) -> None:
+async def run_arm(arm: Arm, requests: int, concurrency: int, record: bool = True) -> None:
     queue = iter(range(requests))
     latencies: list[float] = []
 
-    async def worker() -> None:
-        for number in queue:
-            latencies.append(await one(client, arm, number))
+    async def caller() -> None:
+        connection = Connection(arm.server.url)
+        try:
+            for number in queue:
+                latencies.append(await one(connection, arm, number))
+        finally:
+            await connection.close()
 
     cpu_before = arm.server.cpu_seconds()
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
     wall = time.perf_counter() - started
     if record:
         arm.latencies_ms += latencies
@@ -143,12 +150,12 @@ def queries() -> list[str]:
     return [row["query"] for row in rows if row["modality"] == "text"]
 
 
-async def bench(args: argparse.Namespace, stub: Server, stock: Server, router: Server) -> None:
+async def bench(args: argparse.Namespace, stub: Server, stock: Server, router: Server, scaled: Server) -> None:
     auth = {"Authorization": f"Bearer {KEY}"}
     texts = queries()
     session = "bench-" + uuid.uuid4().hex
     follow_up = "add error handling to that"
-    sessions = [f"bench-{uuid.uuid4().hex}" for _ in range(args.concurrency)]
+    sessions = [f"bench-{uuid.uuid4().hex}" for _ in range(args.scale_concurrency)]
 
     def fixed(path: str, body: dict, headers: dict | None = None) -> Callable[[int], tuple[str, dict, dict]]:
         return lambda number: (path, body, headers or auth)
@@ -169,25 +176,33 @@ async def bench(args: argparse.Namespace, stub: Server, stock: Server, router: S
         Arm("stock proxy, streamed", stock, fixed("/v1/chat/completions", chat(AGENT_MODEL, follow_up, True)), stream=True),
         Arm("router bypassed, streamed", router,
             fixed("/v1/chat/completions", chat("auto", follow_up, True), {**auth, "x-session-id": session}), stream=True),
+        Arm("router pinned model, streamed", router,
+            fixed("/v1/chat/completions", chat(AGENT_MODEL, follow_up, True)), stream=True),
     ]
+    def bypassed(n: int) -> tuple[str, dict, dict]:
+        return "/v1/chat/completions", chat("auto", follow_up), {**auth, "x-session-id": sessions[n % len(sessions)]}
+
     throughput_arms = [
-        Arm(f"stock proxy, concurrency {args.concurrency}", stock, fixed("/v1/chat/completions", chat(AGENT_MODEL, follow_up))),
-        Arm(f"router bypassed, concurrency {args.concurrency}", router,
-            lambda n: ("/v1/chat/completions", chat("auto", follow_up), {**auth, "x-session-id": sessions[n % len(sessions)]})),
+        Arm(f"stock proxy, concurrency {args.concurrency}", stock, fixed("/v1/chat/completions", chat(AGENT_MODEL, follow_up)),
+            concurrency=args.concurrency),
+        Arm(f"router bypassed, concurrency {args.concurrency}", router, bypassed, concurrency=args.concurrency),
+        Arm(f"router bypassed, 1 worker, concurrency {args.scale_concurrency}", router, bypassed,
+            concurrency=args.scale_concurrency),
+        Arm(f"router bypassed, {args.workers} workers, concurrency {args.scale_concurrency}", scaled, bypassed,
+            concurrency=args.scale_concurrency),
     ]
-    limits = httpx.Limits(max_connections=args.concurrency * 2, max_keepalive_connections=args.concurrency * 2)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        # The first request after startup, before anything warms the router's pools.
-        first_ms = await one(client, latency_arms[2], 0)
-        await one(client, latency_arms[2], 0)  # the session now exists: its turns are bypassed
-        for arm in [*latency_arms, *stream_arms, *throughput_arms]:
-            await run_arm(client, arm, 30, 1, record=False)  # warm-up, not recorded
-        for _ in range(args.repeats):  # arms interleaved: drift on the machine hits every arm alike
-            for arm in [*latency_arms, *stream_arms]:
-                await run_arm(client, arm, args.requests, 1)
-            for arm in throughput_arms:
-                await run_arm(client, arm, args.requests * 2, args.concurrency)
-    report(latency_arms, stream_arms, throughput_arms, first_ms, [stub, stock, router])
+    # The first request after startup: the router said it was ready, nothing else has reached it.
+    connection = Connection(router.url)
+    first_ms = await one(connection, latency_arms[2], 0)
+    await connection.close()
+    for arm in [*latency_arms, *stream_arms, *throughput_arms]:
+        await run_arm(arm, 30, 1, record=False)  # warm-up, not recorded
+    for _ in range(args.repeats):  # arms interleaved: drift on the machine hits every arm alike
+        for arm in [*latency_arms, *stream_arms]:
+            await run_arm(arm, args.requests, 1)
+        for arm in throughput_arms:
+            await run_arm(arm, args.requests * 2, arm.concurrency)
+    report(latency_arms, stream_arms, throughput_arms, first_ms, [stub, stock, router, scaled])
 
 
 def report(latency_arms: list[Arm], stream_arms: list[Arm], throughput_arms: list[Arm], first_ms: float, servers: list[Server]) -> None:
@@ -211,8 +226,11 @@ def report(latency_arms: list[Arm], stream_arms: list[Arm], throughput_arms: lis
         f"stock +{p50['stock proxy, streamed'] - p50['direct, streamed (time to first bytes)']:.2f} ms, "
         f"router +{p50['router bypassed, streamed'] - p50['direct, streamed (time to first bytes)']:.2f} ms"
     )
-    stock_rps, router_rps = (statistics.median(arm.requests_per_second) for arm in throughput_arms)
+    stock_rps, router_rps, one_worker_rps, workers_rps = (
+        statistics.median(arm.requests_per_second) for arm in throughput_arms
+    )
     print(f"throughput, router / stock: {router_rps / stock_rps:.2f}x")
+    print(f"throughput, {throughput_arms[3].name} / 1 worker: {workers_rps / one_worker_rps:.2f}x")
     print(f"first request after startup: {first_ms:.1f} ms ({first_ms / bypass:.1f}x the bypassed p50)")
     print("RSS: " + ", ".join(f"{server.name} {server.rss_mb():.0f} MB" for server in servers))
 
@@ -222,6 +240,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="requests per arm and repeat")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--scale-concurrency", type=int, default=64, help="concurrency of the worker-scaling arms")
+    parser.add_argument("--workers", type=int, default=2, help="workers of the scaled router (2 on a 2-core box)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         work = Path(directory)
@@ -240,10 +260,16 @@ def main() -> None:
             router = start("router", embedded.proxy_command(router_config(work), port, host="127.0.0.1"),
                            f"http://127.0.0.1:{port}/health/readiness", work, {**env, "REDIS_URL": REDIS_URL})
             servers.append(router)
-            asyncio.run(bench(args, stub, stock, router))
+            port = free_port()
+            scaled = start(f"router, {args.workers} workers",
+                           embedded.proxy_command(router_config(work), port, args.workers, host="127.0.0.1"),
+                           f"http://127.0.0.1:{port}/health/readiness", work, {**env, "REDIS_URL": REDIS_URL})
+            servers.append(scaled)
+            asyncio.run(bench(args, stub, stock, router, scaled))
         finally:
             for server in reversed(servers):
                 embedded.stop(server.process)
+            forget_bench_keys()
 
 
 if __name__ == "__main__":
