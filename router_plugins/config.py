@@ -94,6 +94,14 @@ class SessionSpec(_Strict):
     switch_weight: Annotated[float, Field(gt=0.0)] = 4.0
 
 
+class RateLimitSpec(_Strict):
+    """Requests per caller (user_id, else API key, else client address) per window, on /route,
+    /classify and model="auto"; shared by every worker and replica through Redis. 0 turns it off."""
+
+    requests: Annotated[int, Field(ge=0)] = 0
+    window_seconds: Annotated[int, Field(gt=0)] = 60
+
+
 class RoutingConfig(_Strict):
     mode: RoutingMode = RoutingMode.REALTIME
     session_timeout: Annotated[int, Field(gt=0)] = 1800
@@ -111,6 +119,7 @@ class RoutingConfig(_Strict):
     encoder: EncoderSpec = EncoderSpec()
     classifier: ClassifierSpec = ClassifierSpec()
     session: SessionSpec = SessionSpec()
+    rate_limit: RateLimitSpec = RateLimitSpec()
     use_cases: Annotated[dict[str, UseCaseSpec], Field(min_length=1)]
 
     @field_validator("use_cases")

@@ -16,6 +16,7 @@ from .core.policy import NoModelForUseCase
 from .core.types import Modality
 from .runtime import current_runtime
 from .service import SESSION_ID_PATTERN, TurnFacts, UnknownSession
+from .store.rate_limits import RateLimited, rate_limit_caller
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,12 @@ class UseCaseRouterHook(CustomLogger):
             caller = f"{getattr(user_api_key_dict, 'token', None) or ''}\0{data.get('user') or ''}"
             session_id = derived_session_id(messages, caller)
             source = "derived" if session_id else "new"
+        key = getattr(user_api_key_dict, "api_key", None) or getattr(user_api_key_dict, "token", None)
+        address = (data.get("metadata") or {}).get("requester_ip_address")
+        try:
+            await runtime.service.rate_limiter.admit(rate_limit_caller(data.get("user"), key, address))
+        except RateLimited as exc:
+            raise HTTPException(status_code=429, detail=str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
         try:
             routed = await runtime.service.route(
                 text or " ",

@@ -24,6 +24,7 @@ from .health import EndpointHealthMonitor
 from .service import RouterService
 from .store import connect
 from .store.sessions import MemorySessionStore, RedisSessionStore
+from .store.rate_limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter, Unlimited
 from .store.stats import MemoryStatsStore, RedisStatsStore
 
 log = logging.getLogger(__name__)
@@ -127,12 +128,18 @@ def build_runtime(config_path: str | Path) -> Runtime:
     config = parse_routing_config(document)
     classifier = build_classifier(config, Path(config_path).resolve().parent)
     redis_client = connect(config.redis_url) if config.redis_url else None
+    limit = config.rate_limit
+    rate_limiter: RateLimiter = Unlimited()
     if redis_client is not None:
         sessions = RedisSessionStore(redis_client, config.session_timeout, config.key_prefix)
         stats = RedisStatsStore(redis_client, config.key_prefix)
+        if limit.requests:
+            rate_limiter = RedisRateLimiter(redis_client, config.key_prefix, limit.requests, limit.window_seconds)
     else:
         sessions, stats = MemorySessionStore(config.session_timeout), MemoryStatsStore()
-    service = RouterService(config, classifier, sessions, stats, live_deployments)
+        if limit.requests:
+            rate_limiter = MemoryRateLimiter(limit.requests, limit.window_seconds)
+    service = RouterService(config, classifier, sessions, stats, rate_limiter, live_deployments)
     health = EndpointHealthMonitor(service.catalog, config.health_check_interval)
     log.info(
         "use-case router ready: mode=%s, sessions=%s, encoder=%s",

@@ -17,6 +17,7 @@ from .core.policy import RoutingPolicy, decide_turn, next_session_state, policy_
 from .core.types import Classification, Decision, Modality, RoutingMode, SessionState
 from .limits import InFlightLimiter
 from .store import StoreUnavailable
+from .store.rate_limits import RateLimiter
 from .store.sessions import SessionStore
 from .store.stats import StatsStore, TurnRecord
 
@@ -80,12 +81,14 @@ class RouterService:
         classifier: UseCaseClassifier,
         sessions: SessionStore,
         stats: StatsStore,
+        rate_limiter: RateLimiter,
         deployments: Callable[[], Iterable[Mapping]],
     ) -> None:
         self.config = config
         self.classifier = classifier
         self.sessions = sessions
         self.stats = stats
+        self.rate_limiter = rate_limiter
         self._deployments = deployments
         self._policy = routing_policy(config)
         self.in_flight = InFlightLimiter(config.max_in_flight_per_model)

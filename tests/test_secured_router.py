@@ -130,3 +130,30 @@ def test_stats_are_exact_across_two_workers(secured_router: Router) -> None:
     assert after["session_creations"] - before["session_creations"] == count
     assert after["bypass_requests"] - before["bypass_requests"] == count
     assert secured_router.get(f"/sessions/{session_id}").json()["request_count"] == count + 1
+
+
+def test_rate_limit_is_per_caller_shared_by_workers_and_answers_429(model_server: str, tmp_path) -> None:
+    from .conftest import start_router, stop_router
+
+    limited = start_router(tmp_path, model_server, routing={"rate_limit": {"requests": 5, "window_seconds": 60}},
+                           workers=2)
+    try:
+        def one(user: str) -> requests.Response:
+            # A new connection each time, so the kernel spreads requests over both workers.
+            with requests.Session() as session:
+                return session.post(limited.url + "/route", json={"query": "hi", "dry_run": True, "user_id": user},
+                                    headers=limited.auth, timeout=60)
+
+        statuses = [one("alice").status_code for _ in range(8)]
+        assert statuses[:5] == [200] * 5 and statuses[5:] == [429] * 3  # one budget across both workers
+        refused = one("alice")
+        body = assert_guide_error(refused, 429, "Rate limit exceeded")
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60 and body["use_case"] is None
+        assert one("bob").status_code == 200  # another caller has its own budget
+        openai_path = limited.post("/v1/chat/completions", {
+            "model": "auto", "user": "alice", "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}],
+        })
+        assert openai_path.status_code == 429 and "Rate limit exceeded" in openai_path.text
+        assert 1 <= int(openai_path.headers["Retry-After"]) <= 60
+    finally:
+        stop_router(limited)

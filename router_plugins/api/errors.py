@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 
 from ..limits import Overloaded
 from ..store import StoreUnavailable
+from ..store.rate_limits import RateLimited
 from .auth import Unauthorized
 
 
@@ -76,6 +77,8 @@ class GuideErrorRoute(APIRoute):
                 return error_response(400, describe_validation_error(exc))
             except Unauthorized as exc:
                 return error_response(401, exc.message, headers={"WWW-Authenticate": "Bearer"})
+            except RateLimited as exc:
+                return error_response(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
             except StoreUnavailable:
                 return error_response(503, "Session store unavailable; retry shortly", headers={"Retry-After": "5"})
 

@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from ..core.policy import NoModelForUseCase
@@ -14,7 +14,8 @@ from ..core.types import RoutingMode, SessionState
 from ..runtime import Runtime, get_runtime
 from ..service import SESSION_ID_REGEX, UnknownSession
 from . import schemas
-from .auth import require_api_key
+from ..store.rate_limits import rate_limit_caller
+from .auth import presented_key, require_api_key
 from .errors import GuideErrorRoute, error_response, model_error_response
 
 DEFAULT_MAX_TOKENS = 100
@@ -26,6 +27,7 @@ ERRORS = {
         400: "Invalid input: the message names the field",
         401: "Missing or invalid API key",
         404: "Unknown session",
+        429: "Rate limit exceeded: retry after Retry-After seconds",
         500: "Model unavailable",
         503: "Overloaded: retry after Retry-After seconds",
         504: "The model did not answer within MODEL_SWITCH_TIMEOUT",
@@ -38,10 +40,13 @@ SessionIdPath = Annotated[str, Path(pattern=SESSION_ID_REGEX)]
 
 
 @router.post("/route", response_model=schemas.RouteResponse, responses=ERRORS)
-async def route(request: schemas.RouteRequest, runtime: Runtime = Depends(get_runtime)) -> JSONResponse:
+async def route(
+    request: schemas.RouteRequest, http: Request, runtime: Runtime = Depends(get_runtime)
+) -> JSONResponse:
     from litellm.proxy import proxy_server
 
     service = runtime.service
+    await service.rate_limiter.admit(_caller(http, request.user_id))
     try:
         routed = await service.route(
             request.query,
@@ -100,7 +105,10 @@ async def route(request: schemas.RouteRequest, runtime: Runtime = Depends(get_ru
 
 
 @router.post("/classify", response_model=schemas.ClassifyResponse, responses=ERRORS)
-async def classify(request: schemas.ClassifyRequest, runtime: Runtime = Depends(get_runtime)) -> schemas.ClassifyResponse:
+async def classify(
+    request: schemas.ClassifyRequest, http: Request, runtime: Runtime = Depends(get_runtime)
+) -> schemas.ClassifyResponse:
+    await runtime.service.rate_limiter.admit(_caller(http, None))
     started = time.perf_counter()
     classification = runtime.service.classify(request.query, request.modality)
     route = runtime.service.catalog().route_for(classification.use_case)
@@ -112,6 +120,10 @@ async def classify(request: schemas.ClassifyRequest, runtime: Runtime = Depends(
         routing_time=round(time.perf_counter() - started, 6),
         used_default=classification.used_default,
     )
+
+
+def _caller(http: Request, user_id: str | None) -> str:
+    return rate_limit_caller(user_id, presented_key(http), http.client.host if http.client else None)
 
 
 async def _owned_session(runtime: Runtime, session_id: str, user_id: str | None) -> SessionState | None:
