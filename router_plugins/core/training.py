@@ -37,9 +37,8 @@ class TrainingOptions:
 def fit_vectorizer(texts: Sequence[str]) -> TextVectorizer:
     union = FeatureUnion(
         [
-            # Character n-grams carry every script and survive misspellings; spanning word boundaries,
-            # they also see short phrases ("d alou", "ke sun"): cross-validation 97.6% -> 97.8%.
-            ("chars", TfidfVectorizer(analyzer="char", ngram_range=(2, 5), sublinear_tf=True, dtype=np.float32)),
+            # Character n-grams inside word boundaries carry every script and survive misspellings.
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, dtype=np.float32)),
             ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
                                       token_pattern=r"(?u)\b\w+\b", dtype=np.float32)),
         ]
