@@ -74,8 +74,9 @@ async def warm_up(
     started = time.perf_counter()
     async with httpx.AsyncClient(transport=transport, base_url="http://warm-up", timeout=timeout) as client:
         for group in dict.fromkeys(deployment["model_name"] for deployment in deployments()):
+            # No retries: a model server that is down fails at once instead of after LiteLLM's backoff.
             body = {"model": group, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1,
-                    "metadata": {"tags": [WARM_UP_TAG]}}
+                    "num_retries": 0, "metadata": {"tags": [WARM_UP_TAG]}}
             for _ in range(CALLS_PER_GROUP):
                 try:
                     response = await client.post("/v1/chat/completions", json=body, headers=headers)

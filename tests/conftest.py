@@ -35,11 +35,15 @@ def load_repo_config() -> dict[str, Any]:
 
 
 def write_config(
-    directory: Path, routing_overrides: Mapping[str, Any] | None = None, prefix: str | None = None
+    directory: Path,
+    routing_overrides: Mapping[str, Any] | None = None,
+    prefix: str | None = None,
+    litellm_overrides: Mapping[str, Any] | None = None,
 ) -> tuple[Path, str]:
     """The repo's litellm_config.yaml with a private Redis key prefix (so tests never share keys), or
-    `prefix` for a router that shares another's sessions and stats."""
-    document = load_repo_config()
+    `prefix` for a router that shares another's sessions and stats. `litellm_overrides` replaces
+    LiteLLM's own top-level sections (`model_list`, `router_settings`)."""
+    document = {**load_repo_config(), **(litellm_overrides or {})}
     prefix = prefix or f"test-{uuid.uuid4().hex[:8]}:"
     document["routing"].update({"key_prefix": prefix, **(routing_overrides or {})})
     # The copy lives elsewhere: example and conversation globs stay anchored at the repository.
@@ -94,8 +98,9 @@ def start_router(
     env: Mapping[str, str] | None = None,
     workers: int = 1,
     prefix: str | None = None,
+    litellm: Mapping[str, Any] | None = None,
 ) -> Router:
-    config, prefix = write_config(directory, routing, prefix)
+    config, prefix = write_config(directory, routing, prefix, litellm)
     port = free_port()
     log_path = directory / f"proxy-{port}.log"
     environment = embedded.proxy_environment(
@@ -111,10 +116,23 @@ def start_router(
     router = Router(f"http://127.0.0.1:{port}", MASTER_KEY, prefix, process, log_path)
     try:
         embedded.wait_until_ready(f"{router.url}/health/readiness", process, timeout=240)
+        wait_until_every_worker_is_ready(router.url, workers)
     except Exception:
         embedded.stop(process)
         raise RuntimeError(f"router did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
     return router
+
+
+def wait_until_every_worker_is_ready(url: str, workers: int, timeout: float = 60.0) -> None:
+    """Each worker warms up on its own: ready means several probes in a row, each on a new connection
+    (which the kernel spreads over the workers), answer 200."""
+    in_a_row, deadline = 0, time.monotonic() + timeout
+    while in_a_row < 4 * workers:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url}: not every worker became ready")
+        in_a_row = in_a_row + 1 if requests.get(url + "/health/readiness", timeout=5).status_code == 200 else 0
+        if not in_a_row:
+            time.sleep(0.25)
 
 
 def stop_router(router: Router) -> None:
