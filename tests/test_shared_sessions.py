@@ -1,11 +1,13 @@
 """Sessions shared through Redis: a conversation alternating between two router processes is routed
-exactly as on one process."""
+exactly as on one process, and sessions and stats outlive a router restart."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+
+from router_plugins import embedded
 
 from .conftest import Router, start_router, stop_router
 
@@ -64,3 +66,20 @@ def test_a_conversation_alternating_between_two_processes_routes_as_on_one(route
     assert on_first["request_count"] == len(CONVERSATION)
     assert on_first["use_case_history"] == router.get(f"/sessions/{alone_id}").json()["use_case_history"]
     assert router.stats() == twin.stats()
+
+
+def test_sessions_and_stats_survive_a_router_restart(model_server: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    first = start_router(tmp_path_factory.mktemp("before-restart"), model_server)
+    session_id = first.post("/route", {"query": "Write a Python function to merge two lists", "dry_run": True}).json()["session_id"]
+    assert first.post("/route", {"query": "shorter", "session_id": session_id, "dry_run": True}).json()["bypass_used"]
+    stats, record = first.stats(), first.get(f"/sessions/{session_id}").json()
+    embedded.stop(first.process)  # the process goes; its Redis keys stay
+    restarted = start_router(tmp_path_factory.mktemp("after-restart"), model_server, prefix=first.prefix)
+    try:
+        assert restarted.get(f"/sessions/{session_id}").json() == record
+        assert restarted.stats() == stats
+        follow_up = restarted.post("/route", {"query": "more", "session_id": session_id, "dry_run": True})
+        assert follow_up.json()["bypass_used"] and follow_up.json()["use_case"] == "agent"
+        assert restarted.get(f"/sessions/{session_id}").json()["request_count"] == 3
+    finally:
+        stop_router(restarted)
