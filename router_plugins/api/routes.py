@@ -13,8 +13,8 @@ from ..core.policy import NoModelForUseCase
 from ..core.types import RoutingMode, SessionState
 from ..runtime import Runtime, get_runtime
 from ..service import SESSION_ID_REGEX, UnknownSession
-from . import schemas
 from ..store.rate_limits import rate_limit_caller
+from . import schemas
 from .auth import presented_key, require_api_key
 from .errors import GuideErrorRoute, error_response, model_error_response
 
