@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-import redis
 import yaml
 
 from load import Connection
@@ -33,6 +32,7 @@ from router_plugins import embedded
 
 KEY = "sk-bench-" + secrets.token_hex(8)
 REDIS_URL = "redis://127.0.0.1:6379/0"
+BENCH_PREFIX = "bench-"
 AGENT_MODEL = "Qwen/Qwen2.5-7B-Instruct"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,14 +66,6 @@ class Arm:
     requests_per_second: list[float] = field(default_factory=list)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start(name: str, command: list[str], ready_url: str, log_dir: Path, env: dict | None = None) -> Server:
     log = (log_dir / f"{name}.log").open("wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -91,23 +83,8 @@ def stock_config(directory: Path) -> Path:
 
 
 def router_config(directory: Path) -> Path:
-    """The repo's config with a private Redis key prefix; data globs stay anchored at the repository."""
-    document = yaml.safe_load(embedded.DEFAULT_CONFIG.read_text(encoding="utf-8"))
-    routing = document["routing"]
-    routing["key_prefix"] = prefix = f"bench-{uuid.uuid4().hex[:8]}:"
-    routing["classifier"]["examples"] = [str(ROOT / p) for p in routing["classifier"]["examples"]]
-    routing["session"]["conversations"] = [str(ROOT / p) for p in routing["session"]["conversations"]]
-    path = directory / f"router_config_{prefix.rstrip(':')}.yaml"
-    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def forget_bench_keys() -> None:
-    """The routers' sessions and stats in Redis: a benchmark leaves nothing behind."""
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter("bench-*"))
-    if keys:
-        client.delete(*keys)
+    """The repo's config with a private Redis key prefix (`forget_keys` removes them after the run)."""
+    return embedded.private_config(directory, f"{BENCH_PREFIX}{uuid.uuid4().hex[:8]}:")
 
 
 async def one(connection: Connection, arm: Arm, number: int) -> float:
@@ -247,20 +224,20 @@ def main() -> None:
         work = Path(directory)
         servers: list[Server] = []
         try:
-            port = free_port()
+            port = embedded.free_port()
             stub = start("stub", [sys.executable, str(Path(__file__).with_name("stub_backend.py")), "--port", str(port)],
                          f"http://127.0.0.1:{port}/v1/models", work)
             servers.append(stub)
             env = embedded.proxy_environment(stub.url + "/v1", {"LITELLM_MASTER_KEY": KEY})
-            port = free_port()
+            port = embedded.free_port()
             stock = start("stock LiteLLM", embedded.proxy_command(stock_config(work), port, host="127.0.0.1"),
                           f"http://127.0.0.1:{port}/health/readiness", work, env)
             servers.append(stock)
-            port = free_port()
+            port = embedded.free_port()
             router = start("router", embedded.proxy_command(router_config(work), port, host="127.0.0.1"),
                            f"http://127.0.0.1:{port}/health/readiness", work, {**env, "REDIS_URL": REDIS_URL})
             servers.append(router)
-            port = free_port()
+            port = embedded.free_port()
             scaled = start(f"router, {args.workers} workers",
                            embedded.proxy_command(router_config(work), port, args.workers, host="127.0.0.1"),
                            f"http://127.0.0.1:{port}/health/readiness", work, {**env, "REDIS_URL": REDIS_URL})
@@ -269,7 +246,7 @@ def main() -> None:
         finally:
             for server in reversed(servers):
                 embedded.stop(server.process)
-            forget_bench_keys()
+            embedded.forget_keys(REDIS_URL, BENCH_PREFIX)
 
 
 if __name__ == "__main__":

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
+import redis
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "litellm_config.yaml"
@@ -55,6 +59,42 @@ def proxy_environment(model_base_url: str, overrides: Mapping[str, str] | None =
         env[variable] = model_base_url
     env.update(overrides or {})
     return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def private_config(
+    directory: Path,
+    prefix: str,
+    routing: Mapping[str, Any] | None = None,
+    litellm: Mapping[str, Any] | None = None,
+) -> Path:
+    """The repo's config for another router process, written to `directory`: its own Redis key prefix
+    (processes given the same prefix share sessions and stats), `routing` keys overridden, LiteLLM's
+    own top-level sections (`model_list`, `router_settings`) replaced by `litellm`."""
+    document = {**yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8")), **(litellm or {})}
+    document["routing"].update({"key_prefix": prefix, **(routing or {})})
+    # The copy lives elsewhere: example and conversation globs stay anchored at the repository.
+    classifier = document["routing"].setdefault("classifier", {})
+    classifier["examples"] = [str(REPO_ROOT / pattern) for pattern in classifier.get("examples", [])]
+    session = document["routing"].setdefault("session", {})
+    session["conversations"] = [str(REPO_ROOT / pattern) for pattern in session.get("conversations", [])]
+    path = directory / f"litellm_config_{prefix.rstrip(':')}.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def forget_keys(redis_url: str, prefix: str) -> None:
+    """Delete the Redis keys under `prefix`: a router process started for a test or a benchmark
+    leaves nothing behind."""
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
 
 
 def wait_until_ready(url: str, process: subprocess.Popen, timeout: float, headers: Mapping[str, str] | None = None) -> float:

@@ -4,7 +4,6 @@ router_plugins, and the Redis on 127.0.0.1:6379. Nothing is mocked."""
 from __future__ import annotations
 
 import secrets
-import socket
 import subprocess
 import time
 import uuid
@@ -14,20 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import requests
 import yaml
 
 from router_plugins import embedded
+from router_plugins.embedded import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 MASTER_KEY = "sk-test-" + secrets.token_hex(16)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def load_repo_config() -> dict[str, Any]:
@@ -41,19 +34,9 @@ def write_config(
     litellm_overrides: Mapping[str, Any] | None = None,
 ) -> tuple[Path, str]:
     """The repo's litellm_config.yaml with a private Redis key prefix (so tests never share keys), or
-    `prefix` for a router that shares another's sessions and stats. `litellm_overrides` replaces
-    LiteLLM's own top-level sections (`model_list`, `router_settings`)."""
-    document = {**load_repo_config(), **(litellm_overrides or {})}
+    `prefix` for a router that shares another's sessions and stats (`embedded.private_config`)."""
     prefix = prefix or f"test-{uuid.uuid4().hex[:8]}:"
-    document["routing"].update({"key_prefix": prefix, **(routing_overrides or {})})
-    # The copy lives elsewhere: example and conversation globs stay anchored at the repository.
-    classifier = document["routing"].setdefault("classifier", {})
-    classifier["examples"] = [str(embedded.REPO_ROOT / pattern) for pattern in classifier.get("examples", [])]
-    session = document["routing"].setdefault("session", {})
-    session["conversations"] = [str(embedded.REPO_ROOT / pattern) for pattern in session.get("conversations", [])]
-    path = directory / f"litellm_config_{prefix.rstrip(':')}.yaml"
-    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path, prefix
+    return embedded.private_config(directory, prefix, routing_overrides, litellm_overrides), prefix
 
 
 @dataclass
@@ -137,10 +120,7 @@ def wait_until_every_worker_is_ready(url: str, workers: int, timeout: float = 60
 
 def stop_router(router: Router) -> None:
     embedded.stop(router.process)
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(f"{router.prefix}*"))
-    if keys:
-        client.delete(*keys)
+    embedded.forget_keys(REDIS_URL, router.prefix)
 
 
 @pytest.fixture(scope="session")
