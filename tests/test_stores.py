@@ -12,6 +12,7 @@ import redis
 
 from router_plugins.core.types import Modality, SessionState
 from router_plugins.store import StoreUnavailable, connect
+from router_plugins.store.rate_limits import MemoryRateLimiter, RateLimited, RedisRateLimiter
 from router_plugins.store.sessions import MemorySessionStore, RedisSessionStore
 from router_plugins.store.stats import MemoryStatsStore, RedisStatsStore, TurnRecord
 
@@ -126,3 +127,27 @@ def test_stats_summarise_the_guides_fields(backend: str, prefix: str) -> None:
 
     snapshot = run(scenario())
     assert snapshot == pytest.approx(EXPECTED)
+
+
+@pytest.mark.parametrize("backend", ["redis", "memory"])
+def test_a_rate_limit_window_starts_at_the_callers_first_request(backend: str, prefix: str) -> None:
+    async def scenario() -> tuple[list[str], str]:
+        limiter = (RedisRateLimiter(connect(REDIS_URL), prefix, limit=3, window_seconds=2) if backend == "redis"
+                   else MemoryRateLimiter(limit=3, window_seconds=2))
+
+        async def outcome(caller: str) -> str:
+            try:
+                await limiter.admit(caller)
+            except RateLimited as refused:
+                return f"refused {refused.retry_after}"
+            return "admitted"
+
+        first = [await outcome("alice") for _ in range(5)]
+        other = await outcome("bob")
+        await asyncio.sleep(2.1)  # the window that began at alice's first request has ended
+        return first, await outcome("alice") + " / " + other
+
+    outcomes, after = run(scenario())
+    assert outcomes[:3] == ["admitted"] * 3
+    assert outcomes[3:] in (["refused 2"] * 2, ["refused 1"] * 2, ["refused 2", "refused 1"])
+    assert after == "admitted / admitted"

@@ -1,7 +1,8 @@
 """Requests per caller per time window (`routing.rate_limit`): counted in Redis, so every worker and
 replica shares one budget per caller; in process without Redis. A fixed window keeps it to one round
-trip per request (INCR + EXPIRE in one pipeline). Redis being down lets requests through: a limit is
-not worth refusing traffic over."""
+trip per request; it starts at a caller's first request, not on the clock's minute, so a caller
+cannot spend two budgets back to back across a minute boundary. Redis being down lets requests
+through: a limit is not worth refusing traffic over."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import hashlib
 import logging
 import math
 import time
-from collections import Counter
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -48,28 +48,23 @@ class Unlimited:
         return None
 
 
-def _window(window_seconds: int) -> tuple[int, int]:
-    """The current window's index and the whole seconds until it ends (at least 1)."""
-    now = time.time()
-    index = int(now // window_seconds)
-    return index, max(1, math.ceil((index + 1) * window_seconds - now))
-
-
 class MemoryRateLimiter:
     """One process only: the embedded default when REDIS_URL is unset."""
 
     def __init__(self, limit: int, window_seconds: int) -> None:
         self._limit, self._window_seconds = limit, window_seconds
-        self._index = -1
-        self._counts: Counter[str] = Counter()
+        self._windows: dict[str, tuple[float, int]] = {}  # caller -> (window end, count)
 
     async def admit(self, caller: str) -> None:
-        index, retry_after = _window(self._window_seconds)
-        if index != self._index:
-            self._index, self._counts = index, Counter()
-        self._counts[caller] += 1
-        if self._counts[caller] > self._limit:
-            raise RateLimited(self._limit, self._window_seconds, retry_after)
+        now = time.monotonic()
+        if len(self._windows) > 10_000:  # forget finished windows so idle callers do not pile up
+            self._windows = {c: w for c, w in self._windows.items() if w[0] > now}
+        ends, count = self._windows.get(caller, (0.0, 0))
+        if ends <= now:
+            ends, count = now + self._window_seconds, 0
+        self._windows[caller] = (ends, count + 1)
+        if count + 1 > self._limit:
+            raise RateLimited(self._limit, self._window_seconds, max(1, math.ceil(ends - now)))
 
 
 class RedisRateLimiter:
@@ -79,16 +74,17 @@ class RedisRateLimiter:
         self._limit, self._window_seconds = limit, window_seconds
 
     async def admit(self, caller: str) -> None:
-        index, retry_after = _window(self._window_seconds)
         # Callers are user ids, key hashes or addresses: hashed, so a key is short and holds no user data.
-        key = f"{self._prefix}{hashlib.sha256(caller.encode()).hexdigest()[:24]}:{index}"
+        key = f"{self._prefix}{hashlib.sha256(caller.encode()).hexdigest()[:24]}"
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
+            async with self._client.pipeline(transaction=True) as pipe:
+                # The first request of a window creates the counter with the window as its TTL; INCR keeps the TTL.
+                pipe.set(key, 0, ex=self._window_seconds, nx=True)
                 pipe.incr(key)
-                pipe.expire(key, self._window_seconds + 1)
-                count, _ = await pipe.execute()
+                pipe.ttl(key)
+                _, count, ttl = await pipe.execute()
         except RedisError as exc:
             log.warning("rate limit not checked, Redis unavailable: %s", exc)
             return
         if count > self._limit:
-            raise RateLimited(self._limit, self._window_seconds, retry_after)
+            raise RateLimited(self._limit, self._window_seconds, max(1, int(ttl)))
