@@ -108,3 +108,24 @@ def test_a_backend_that_comes_back_is_used_again_within_the_cooldown(model_serve
         assert time.monotonic() - back < 20
     finally:
         stop_router(router)
+
+
+def test_the_openai_path_to_a_slow_model_ends_within_litellms_timeout(model_server, tmp_path, stubs) -> None:
+    # The OpenAI path keeps LiteLLM's own per-call bound (litellm_settings.request_timeout): a
+    # non-streamed answer of a thousand tokens can legitimately take longer than MODEL_SWITCH_TIMEOUT.
+    port = free_port()
+    stubs.append(start_stub(port, "--delay", "30"))
+    litellm_settings = {**load_repo_config()["litellm_settings"], "request_timeout": 2}
+    router = agent_at(tmp_path, model_server, f"http://127.0.0.1:{port}/v1",
+                      litellm={"litellm_settings": litellm_settings})
+    try:
+        started = time.monotonic()
+        response = router.post("/v1/chat/completions", {
+            "model": "auto", "max_tokens": 8, "messages": [{"role": "user", "content": AGENT_QUERY["query"]}],
+        })
+        elapsed = time.monotonic() - started
+        assert response.status_code == 408 and "Timeout" in response.text
+        assert elapsed < 10  # two attempts of 2 s (num_retries 1), never the model's 30 s
+        assert router.get("/health").status_code == 200
+    finally:
+        stop_router(router)
