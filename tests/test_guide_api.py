@@ -226,6 +226,21 @@ def test_invalid_input_is_400_naming_the_field(router: Router, payload: dict, fi
     assert_guide_error(router.post("/route", payload), 400, field)
 
 
+def test_a_body_over_the_limit_is_413_whether_declared_or_chunked(router: Router) -> None:
+    from router_plugins.api.schemas import MAX_BODY_BYTES
+
+    near_limit = {"query": "Summarise this", "dry_run": True, "context": {"notes": "n" * (MAX_BODY_BYTES - 100)}}
+    assert router.post("/route", near_limit).status_code == 200  # context fills what the query leaves
+    oversized = json.dumps({"query": "hi", "context": {"notes": "n" * MAX_BODY_BYTES}}).encode()
+    declared = router.post("/route", data=oversized, headers={"Content-Type": "application/json"})
+    assert_guide_error(declared, 413, f"at most {MAX_BODY_BYTES} bytes")
+    # No Content-Length: the body arrives in chunks and is refused once the count passes the limit.
+    chunks = (oversized[start:start + 65_536] for start in range(0, len(oversized), 65_536))
+    chunked = router.post("/classify", data=chunks, headers={"Content-Type": "application/json"})
+    assert_guide_error(chunked, 413, "too large")
+    assert router.post("/route", {"query": "hi", "dry_run": True}).status_code == 200
+
+
 def test_malformed_json_is_400(router: Router) -> None:
     response = router.post("/route", data="{not json", headers={"Content-Type": "application/json"})
     assert_guide_error(response, 400, "not valid JSON")

@@ -10,11 +10,13 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.types import Message, Receive
 
 from ..limits import Overloaded
 from ..store import StoreUnavailable
 from ..store.rate_limits import RateLimited
 from .auth import Unauthorized
+from .schemas import MAX_BODY_BYTES
 
 
 def error_response(
@@ -64,13 +66,45 @@ def model_error_response(exc: Exception, use_case: str, routing_time: float) -> 
     return error_response(500, "Model not available", use_case=use_case, routing_time=routing_time)
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """A chunked body declares no length: count it as it arrives and stop reading past the limit."""
+    received = 0
+
+    async def capped_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge
+        return message
+
+    return capped_receive
+
+
+TOO_LARGE = f"Request body too large: at most {MAX_BODY_BYTES} bytes (query and context included)"
+
+
 class GuideErrorRoute(APIRoute):
-    """Turns validation and auth failures into the guide's error body (400/401) instead of FastAPI's 422."""
+    """Turns validation and auth failures into the guide's error body (400/401) instead of FastAPI's 422,
+    and refuses a body over MAX_BODY_BYTES (413) before it is held in memory."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                return error_response(413, TOO_LARGE)
+            request = Request(request.scope, _capped(request.receive, MAX_BODY_BYTES))
+            try:
+                await request.body()  # cached on the request, so the handler reads it from there
+            except BodyTooLarge:
+                return error_response(413, TOO_LARGE)
             try:
                 return await handler(request)
             except RequestValidationError as exc:

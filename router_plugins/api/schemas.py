@@ -10,6 +10,8 @@ from ..core.types import Modality
 from ..service import SESSION_ID_REGEX
 
 MAX_QUERY_CHARS = 32_000
+# A full-length query in a four-byte script is 128 KB; the rest is room for `context`.
+MAX_BODY_BYTES = 1_048_576
 
 SessionId = Annotated[str, Field(pattern=SESSION_ID_REGEX, description="From an earlier response")]
 
