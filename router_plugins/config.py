@@ -109,7 +109,7 @@ class RoutingConfig(_Strict):
     auto_model: str = "auto"
     default_use_case: str = "agent"
     health_check_interval: Annotated[float, Field(gt=0)] = 15.0
-    # Model calls from /route in flight per model group and worker; more get 503 at once.
+    # Routed model calls (/route and model="auto") in flight per model group and worker; more get 503 at once.
     max_in_flight_per_model: Annotated[int, Field(ge=1)] = 64
     allow_unauthenticated_loopback: bool = False
     redis_url: str | None = None

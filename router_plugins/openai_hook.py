@@ -14,6 +14,7 @@ from litellm.integrations.custom_logger import CustomLogger
 
 from .core.policy import NoModelForUseCase
 from .core.types import Modality
+from .limits import Overloaded
 from .runtime import current_runtime
 from .service import SESSION_ID_PATTERN, TurnFacts, UnknownSession
 from .store.rate_limits import RateLimited, rate_limit_caller
@@ -126,6 +127,10 @@ class UseCaseRouterHook(CustomLogger):
         except NoModelForUseCase as exc:
             raise HTTPException(status_code=500, detail=f"Model not available: {exc}") from exc
         decision = routed.decision
+        try:
+            runtime.service.in_flight.hold_for_request(decision.model)
+        except Overloaded as exc:
+            raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
         data["model"] = decision.model
         data["extra_headers"] = {**(data.get("extra_headers") or {}), "X-Session-ID": routed.session_id}
         metadata = data.setdefault("metadata", {})

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from fastapi import FastAPI, Response
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, request_response
 
 from . import runtime as runtime_module
 from .config import ConfigError
+from .limits import released_when_response_ends
 from .api.routes import router as guide_router
 from .openai_hook import UseCaseRouterHook
 from .warm_up import WarmUp
@@ -53,7 +54,8 @@ def install() -> UseCaseRouterHook:
 
 def add_routes(app: FastAPI) -> None:
     """Put the guide's routes ahead of the proxy's: its GET /health (real model calls) moves to
-    /health/models, and its readiness probe waits for the warm-up."""
+    /health/models, and its readiness probe waits for the warm-up. The OpenAI completion routes give
+    back the in-flight slot their `auto` requests hold when the response ends."""
     routes = app.router.routes
     litellm_health = _find_get_route(routes, "/health")
     first_new = len(routes)
@@ -71,6 +73,9 @@ def add_routes(app: FastAPI) -> None:
     added = routes[first_new:]
     del routes[first_new:]
     routes[0:0] = added
+    for route in _api_routes(routes):
+        if route.path.endswith("/completions"):
+            _release_slots_when_response_ends(route)
     app.openapi_schema = None  # regenerate the schema with the new routes
 
 
@@ -84,12 +89,23 @@ async def readiness(response: Response) -> object:
     return await health_readiness(response)
 
 
-def _find_get_route(routes: Iterable[BaseRoute], path: str) -> APIRoute | None:
-    """Search included routers too: FastAPI keeps each as one nested route."""
+def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+    """Every endpoint, in included routers too: FastAPI keeps each included router as one nested route."""
     for route in routes:
-        if isinstance(route, APIRoute) and route.path == path and "GET" in route.methods:
-            return route
+        if isinstance(route, APIRoute):
+            yield route
         nested = getattr(getattr(route, "original_router", None), "routes", None)
-        if nested and (found := _find_get_route(nested, path)) is not None:
-            return found
-    return None
+        if nested:
+            yield from _api_routes(nested)
+
+
+def _release_slots_when_response_ends(route: APIRoute) -> None:
+    # FastAPI builds an included route's ASGI app from get_route_handler() when it first dispatches,
+    # and a direct route's app here; both must see the wrapped handler.
+    build_handler = route.get_route_handler
+    route.get_route_handler = lambda: released_when_response_ends(build_handler())  # type: ignore[method-assign]
+    route.app = request_response(route.get_route_handler())
+
+
+def _find_get_route(routes: Iterable[BaseRoute], path: str) -> APIRoute | None:
+    return next((route for route in _api_routes(routes) if route.path == path and "GET" in route.methods), None)

@@ -6,6 +6,7 @@ from killing it; the fallback is the real local model server."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import subprocess
 import sys
@@ -127,5 +128,36 @@ def test_the_openai_path_to_a_slow_model_ends_within_litellms_timeout(model_serv
         assert response.status_code == 408 and "Timeout" in response.text
         assert elapsed < 10  # two attempts of 2 s (num_retries 1), never the model's 30 s
         assert router.get("/health").status_code == 200
+    finally:
+        stop_router(router)
+
+
+def test_routed_calls_beyond_the_in_flight_bound_get_503_at_once_and_slots_come_back(
+    model_server, tmp_path, stubs
+) -> None:
+    port = free_port()
+    stubs.append(start_stub(port, "--delay", "3"))
+    router = agent_at(tmp_path, model_server, f"http://127.0.0.1:{port}/v1",
+                      routing={"max_in_flight_per_model": 1})
+    openai_body = {"model": "auto", "max_tokens": 8,
+                   "messages": [{"role": "user", "content": AGENT_QUERY["query"]}]}
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            holder = pool.submit(router.post, "/v1/chat/completions", openai_body)
+            time.sleep(1)  # the first call is waiting on the slow model
+            started = time.monotonic()
+            refused_openai = router.post("/v1/chat/completions", openai_body)
+            refused_route = router.post("/route", AGENT_QUERY)
+            refusing = time.monotonic() - started
+            assert holder.result().status_code == 200
+        assert refused_openai.status_code == 503 and "in flight" in refused_openai.text
+        assert refused_openai.headers["Retry-After"] == "1"
+        assert refused_route.status_code == 503 and refused_route.headers["Retry-After"] == "1"
+        assert refusing < 1.5  # refused at once, not queued behind the model's 3 s
+        # The slot came back when the first response ended, streamed or not.
+        streamed = router.post("/v1/chat/completions", {**openai_body, "stream": True})
+        assert streamed.status_code == 200 and "[DONE]" in streamed.text
+        assert router.post("/v1/chat/completions", openai_body).status_code == 200
+        assert router.post("/route", AGENT_QUERY).status_code == 200
     finally:
         stop_router(router)
