@@ -151,3 +151,13 @@ def test_a_rate_limit_window_starts_at_the_callers_first_request(backend: str, p
     assert outcomes[:3] == ["admitted"] * 3
     assert outcomes[3:] in (["refused 2"] * 2, ["refused 1"] * 2, ["refused 2", "refused 1"])
     assert after == "admitted / admitted"
+
+
+def test_a_burst_beyond_the_connection_pool_waits_instead_of_failing(prefix: str) -> None:
+    from router_plugins.store import MAX_CONNECTIONS
+
+    async def scenario() -> list[int]:
+        store = RedisSessionStore(connect(REDIS_URL), ttl_seconds=100, prefix=prefix)
+        return list(await asyncio.gather(*(store.record_turn(state()) for _ in range(3 * MAX_CONNECTIONS))))
+
+    assert sorted(run(scenario())) == list(range(1, 3 * MAX_CONNECTIONS + 1))
