@@ -170,6 +170,28 @@ def parse_routing_config(document: Mapping[str, Any], environ: Mapping[str, str]
     return config
 
 
+# Keys copied from documentation and tutorials: the first ones anyone scanning for LiteLLM proxies tries.
+WELL_KNOWN_KEYS = frozenset({"sk-1234", "sk-12345", "sk-123456", "sk-1234567890", "sk-test", "sk-admin", "sk-litellm"})
+MIN_MASTER_KEY_LENGTH = 16
+
+
+def check_master_key(document: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> None:
+    """Refuse to serve with a guessable master key: it opens every route and the admin UI."""
+    configured = (document.get("general_settings") or {}).get("master_key")
+    if isinstance(configured, str) and configured.startswith("os.environ/"):
+        source = configured.removeprefix("os.environ/")
+        key = environ.get(source)
+    else:
+        source, key = "general_settings.master_key", configured
+    if not key:
+        return  # LiteLLM itself then runs without auth, for a trusted network only
+    if str(key) in WELL_KNOWN_KEYS or len(str(key)) < MIN_MASTER_KEY_LENGTH:
+        raise ConfigError(
+            f"{source}: the master key is a well-known example or shorter than {MIN_MASTER_KEY_LENGTH} "
+            "characters; generate one, e.g. sk-$(openssl rand -hex 24)"
+        )
+
+
 def _describe(exc: ValidationError) -> str:
     env_names = {key: variable for variable, key in _ENV_OVERRIDES.items()}
     problems = []

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from .config import RoutingConfig, load_config_file, parse_routing_config
+from .config import RoutingConfig, check_master_key, load_config_file, parse_routing_config
 from .core import classifier as classifier_module
 from .core import follow_ups, training
 from .core.classifier import UseCaseClassifier
@@ -125,6 +125,7 @@ def _fingerprint(config: RoutingConfig, data: list, options: TrainingOptions, en
 
 def build_runtime(config_path: str | Path) -> Runtime:
     document = load_config_file(config_path)
+    check_master_key(document)
     config = parse_routing_config(document)
     classifier = build_classifier(config, Path(config_path).resolve().parent)
     redis_client = connect(config.redis_url) if config.redis_url else None

@@ -78,3 +78,24 @@ def test_session_weights_are_validated_and_named(document: dict) -> None:
     document["routing"]["session"] = {"switch_confidence": 1.5}
     with pytest.raises(ConfigError, match=r"routing\.session\.switch_confidence"):
         parse_routing_config(document, environ={})
+
+
+@pytest.mark.parametrize(
+    ("general_settings", "environ", "refused"),
+    [
+        ({"master_key": "os.environ/LITELLM_MASTER_KEY"}, {"LITELLM_MASTER_KEY": "sk-1234"}, "LITELLM_MASTER_KEY"),
+        ({"master_key": "os.environ/LITELLM_MASTER_KEY"}, {"LITELLM_MASTER_KEY": "sk-short"}, "LITELLM_MASTER_KEY"),
+        ({"master_key": "sk-1234567890"}, {}, "general_settings.master_key"),
+        ({"master_key": "os.environ/LITELLM_MASTER_KEY"}, {"LITELLM_MASTER_KEY": "sk-" + "9f" * 12}, None),
+        ({}, {}, None),
+    ],
+)
+def test_a_guessable_master_key_is_refused_naming_where_it_came_from(general_settings, environ, refused) -> None:
+    from router_plugins.config import check_master_key
+
+    document = {"general_settings": general_settings}
+    if refused is None:
+        check_master_key(document, environ)
+    else:
+        with pytest.raises(ConfigError, match=f"^{refused}: the master key is a well-known example"):
+            check_master_key(document, environ)

@@ -1,4 +1,5 @@
-"""A bad routing config stops the proxy at startup with a message naming the key."""
+"""A bad routing config or a guessable master key stops the proxy at startup with a message naming
+the key; a good one starts only once every model group is warm."""
 
 from __future__ import annotations
 
@@ -29,6 +30,19 @@ def test_bad_routing_config_stops_startup_naming_the_key(tmp_path, model_server:
     )
     assert completed.returncode != 0
     assert message in completed.stdout + completed.stderr
+
+
+def test_a_well_known_master_key_stops_startup(tmp_path, model_server: str) -> None:
+    config, _ = write_config(tmp_path, None)
+    completed = subprocess.run(
+        embedded.proxy_command(config, free_port(), host="127.0.0.1"),
+        env=embedded.proxy_environment(model_server, {"LITELLM_MASTER_KEY": "sk-1234"}),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode != 0
+    assert "LITELLM_MASTER_KEY: the master key is a well-known example" in completed.stdout + completed.stderr
 
 
 def test_router_is_ready_only_once_every_model_group_is_warm(tmp_path, model_server: str) -> None:
