@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 LLAMA_BUILD := CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install run test bench clean
+.PHONY: install prometheus run test bench clean
 
 install: $(STAMP)
 
@@ -24,7 +24,15 @@ $(STAMP): pyproject.toml Makefile
 run: install
 	$(BIN)/router run
 
-test: install
+# Prometheus and promtool for tests/test_observability.py, from Debian (sudo unless root). The package
+# may start a server on :9090; the tests run their own on a free port, so that one is stopped.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+prometheus:
+	command -v promtool >/dev/null || ($(SUDO) apt-get update -qq \
+	  && $(SUDO) apt-get install -y -qq --no-install-recommends prometheus \
+	  && { $(SUDO) invoke-rc.d prometheus stop || true; })
+
+test: install prometheus
 	$(BIN)/python -m pytest
 
 # What the proxy and the router add to a model call, against baselines in the same run (a few minutes).

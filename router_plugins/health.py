@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
 
+from . import metrics
 from .core.catalog import UseCaseCatalog
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,16 @@ class EndpointHealth:
 class EndpointHealthMonitor:
     """Probes `GET {api_base}/models` (served by vLLM and llama.cpp alike) every `interval` seconds."""
 
-    def __init__(self, catalog: Callable[[], UseCaseCatalog], interval: float, timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        catalog: Callable[[], UseCaseCatalog],
+        interval: float,
+        timeout: float = 2.0,
+        redis_ping: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
         self._catalog = catalog
+        # Turns keep router_session_store_up current under traffic; this keeps it current when idle.
+        self._redis_ping = redis_ping
         self._interval = interval
         self._timeout = timeout
         self._results: dict[str, EndpointHealth] = {}
@@ -41,10 +50,15 @@ class EndpointHealthMonitor:
         return self._results.get(endpoint)
 
     async def check_now(self) -> None:
-        endpoints = {route.endpoint for _, route in self._catalog().items() if route.endpoint}
+        routes = [(use_case, route) for use_case, route in self._catalog().items() if route.endpoint]
+        endpoints = {route.endpoint for _, route in routes}
         async with httpx.AsyncClient(timeout=self._timeout) as client:
             results = await asyncio.gather(*(self._probe(client, endpoint) for endpoint in endpoints))
         self._results = dict(zip(endpoints, results))
+        for use_case, route in routes:
+            metrics.ENDPOINT_UP.labels(use_case, route.model).set(1 if self._results[route.endpoint].healthy else 0)
+        if self._redis_ping is not None:
+            metrics.STORE_UP.labels("redis").set(1 if await self._redis_ping() else 0)
 
     async def _run(self) -> None:
         while True:

@@ -141,7 +141,9 @@ def build_runtime(config_path: str | Path) -> Runtime:
         if limit.requests:
             rate_limiter = MemoryRateLimiter(limit.requests, limit.window_seconds)
     service = RouterService(config, classifier, sessions, stats, rate_limiter, live_deployments)
-    health = EndpointHealthMonitor(service.catalog, config.health_check_interval)
+    health = EndpointHealthMonitor(
+        service.catalog, config.health_check_interval, redis_ping=sessions.ping if redis_client is not None else None
+    )
     log.info(
         "use-case router ready: mode=%s, sessions=%s, encoder=%s",
         config.mode,

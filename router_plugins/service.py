@@ -44,6 +44,7 @@ class TurnFacts:
     context_change: bool
     routing_time: float
     started_at: float  # perf_counter() when routing began
+    model: str  # the model group called: a metric label
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,12 @@ class Routed:
     @property
     def facts(self) -> TurnFacts:
         return TurnFacts(
-            self.decision.bypass, self.new_session, self.decision.context_change, self.routing_time, self.started_at
+            self.decision.bypass,
+            self.new_session,
+            self.decision.context_change,
+            self.routing_time,
+            self.started_at,
+            self.decision.model,
         )
 
 
@@ -92,6 +98,8 @@ class RouterService:
         self._deployments = deployments
         self._policy = routing_policy(config)
         self.in_flight = InFlightLimiter(config.max_in_flight_per_model)
+        self._store_kind = "redis" if config.redis_url else "memory"
+        metrics.initialise(str(config.mode))
 
     def catalog(self) -> UseCaseCatalog:
         """Read from the live LiteLLM router on every call: models added at runtime are routable at once."""
@@ -115,19 +123,24 @@ class RouterService:
         without it an unknown id is a 404, as the integration guide specifies for /route."""
         started = time.perf_counter()
         session = await self._load_session(session_id, user_id, create_unknown)
+        deciding = time.perf_counter()
         decision = decide_turn(self.classifier, query, modality, session, self._policy, self.catalog())
+        classification_time = time.perf_counter() - deciding
         state = next_session_state(
             session, session_id or new_session_id(), decision, modality, user_id, time.time()
         )
         try:
             await self.sessions.record_turn(state)
         except StoreUnavailable as exc:
-            metrics.STORE_ERRORS.inc()
+            self._store_answered(False)
             log.warning("session not saved, store unavailable: %s", exc)
+        else:
+            self._store_answered(True)
         routing_time = time.perf_counter() - started
-        path = "bypass" if decision.bypass else "classified"
+        path = metrics.path_of(decision.bypass)
         metrics.DECISIONS.labels(decision.use_case, decision.model, path).inc()
         metrics.ROUTING_SECONDS.labels(path).observe(routing_time)
+        metrics.CLASSIFICATION_SECONDS.labels(path).observe(classification_time)
         if session is None:
             metrics.SESSION_CREATIONS.inc()
         if decision.context_change:
@@ -138,6 +151,14 @@ class RouterService:
         self, turn: TurnFacts, *, dry_run: bool, failed: bool, inference_time: float | None
     ) -> None:
         """Count a finished turn in the statistics: once, after its model call (or its dry run)."""
+        total_time = time.perf_counter() - turn.started_at
+        path = metrics.path_of(turn.bypass)
+        outcome = "error" if failed else "dry_run" if dry_run else "success"
+        metrics.REQUESTS.labels(str(self.config.mode), path, outcome).inc()
+        # Like /stats' averages: only turns whose model answered, so dry runs do not pull the times down.
+        if inference_time is not None:
+            metrics.INFERENCE_SECONDS.labels(turn.model).observe(inference_time)
+            metrics.TOTAL_SECONDS.labels(path).observe(total_time)
         await self.stats.record(
             TurnRecord(
                 bypass=turn.bypass,
@@ -147,9 +168,14 @@ class RouterService:
                 failed=failed,
                 routing_time=turn.routing_time,
                 inference_time=inference_time,
-                total_time=time.perf_counter() - turn.started_at,
+                total_time=total_time,
             )
         )
+
+    def _store_answered(self, answered: bool) -> None:
+        metrics.STORE_UP.labels(self._store_kind).set(1 if answered else 0)
+        if not answered:
+            metrics.STORE_ERRORS.inc()
 
     async def _load_session(
         self, session_id: str | None, user_id: str | None, create_unknown: bool
@@ -160,9 +186,10 @@ class RouterService:
             session = await self.sessions.get(session_id)
         except StoreUnavailable as exc:
             # Degrade: classify this turn rather than fail it.
-            metrics.STORE_ERRORS.inc()
+            self._store_answered(False)
             log.warning("session lookup skipped, store unavailable: %s", exc)
             return None
+        self._store_answered(True)
         if session is not None and not session.visible_to(user_id):
             raise UnknownSession(session_id)
         if session is None and not create_unknown:

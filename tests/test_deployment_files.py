@@ -1,5 +1,6 @@
 """The production deployment files, checked without a Docker engine: Dockerfile, .dockerignore,
-docker-compose.yml, docker-compose-realtime.yml and deploy/prometheus/prometheus.yml.
+docker-compose.yml, docker-compose-realtime.yml, deploy/prometheus and the Grafana provisioning in
+deploy/grafana (tests/test_observability.py runs the rules and the dashboard's queries for real).
 
 The compose files are interpolated the way Compose does it (`${VAR:-default}`, `${VAR:?error}`),
 the real-time file's `extends` is resolved against the standard file, and both are validated against
@@ -36,12 +37,17 @@ DOCKERIGNORE = REPO / ".dockerignore"
 STANDARD = REPO / "docker-compose.yml"
 REALTIME = REPO / "docker-compose-realtime.yml"
 PROMETHEUS = REPO / "deploy" / "prometheus" / "prometheus.yml"
+GRAFANA = REPO / "deploy" / "grafana"
 LITELLM_CONFIG = REPO / "litellm_config.yaml"
 COMPOSE_SPEC = Path(__file__).resolve().parent / "data" / "compose-spec.json"
 COMPOSE_SPEC_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64"
 
 # What an operator must provide (the files refuse to start without them), with made-up values.
-REQUIRED_ENV = {"LITELLM_MASTER_KEY": "sk-deployment-test-key", "POSTGRES_PASSWORD": "deployment-test-password"}
+REQUIRED_ENV = {
+    "LITELLM_MASTER_KEY": "sk-deployment-test-key",
+    "POSTGRES_PASSWORD": "deployment-test-password",
+    "GRAFANA_ADMIN_PASSWORD": "deployment-test-grafana",
+}
 VLLM_SERVICES = ("vllm-agent", "vllm-vision", "vllm-audio")
 COMPOSE_FILES = {"standard": STANDARD, "realtime": REALTIME}
 
@@ -313,7 +319,7 @@ def test_realtime_file_extends_every_standard_service() -> None:
 
 def test_services_are_the_guides_standard_deployment(effective: tuple[str, dict[str, Any]]) -> None:
     _, document = effective
-    assert set(document["services"]) == {*VLLM_SERVICES, "redis", "postgres", "router", "prometheus"}
+    assert set(document["services"]) == {*VLLM_SERVICES, "redis", "postgres", "router", "prometheus", "grafana"}
 
 
 def test_depends_on_names_existing_services(effective: tuple[str, dict[str, Any]]) -> None:
@@ -363,7 +369,8 @@ def test_bind_mounted_host_files_exist(effective: tuple[str, dict[str, Any]]) ->
             if source.startswith("."):
                 binds.append(source)
                 assert (REPO / source).exists(), f"{name}: {source} does not exist"
-    assert "./deploy/prometheus/prometheus.yml" in binds
+    assert {"./deploy/prometheus/prometheus.yml", "./deploy/prometheus/rules.yml", "./deploy/grafana/provisioning",
+            "./deploy/grafana/dashboards"} <= set(binds)
 
 
 def test_router_is_built_here_and_published_on_the_dockerfile_port(effective: tuple[str, dict[str, Any]]) -> None:
@@ -388,6 +395,7 @@ def test_only_the_guides_ports_are_published(effective: tuple[str, dict[str, Any
         "postgres": [],
         "router": [("8001", "8001")],
         "prometheus": [("9090", "9090")],
+        "grafana": [("3000", "3000")],  # the guide's dashboard address
     }
 
 
@@ -521,13 +529,44 @@ def test_prometheus_scrapes_every_vllm_server(effective: tuple[str, dict[str, An
     assert set(targets(job)) == expected
 
 
-def test_prometheus_service_loads_this_config(effective: tuple[str, dict[str, Any]]) -> None:
+def bind_mounts(service: Mapping[str, Any]) -> dict[str, Path]:
+    """Container path -> repository path of a service's bind mounts."""
+    return {
+        volume.split(":")[1]: (REPO / volume.split(":")[0]).resolve()
+        for volume in service.get("volumes", [])
+        if volume.startswith(".")
+    }
+
+
+def test_prometheus_service_loads_this_config_and_its_rules(effective: tuple[str, dict[str, Any]]) -> None:
     _, document = effective
     prometheus = document["services"]["prometheus"]
     config_file = next(arg.split("=", 1)[1] for arg in prometheus["command"] if arg.startswith("--config.file="))
-    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in prometheus["volumes"]}
-    assert (REPO / mounts[config_file]).resolve() == PROMETHEUS
+    mounts = bind_mounts(prometheus)
+    assert mounts[config_file] == PROMETHEUS
     assert published_ports(prometheus) == [("9090", "9090")]
+    # Prometheus reads rule_files relative to its config file: each must be mounted there from the repo.
+    rule_files = yaml.safe_load(PROMETHEUS.read_text(encoding="utf-8"))["rule_files"]
+    assert rule_files
+    for rule_file in rule_files:
+        assert mounts[str(Path(config_file).parent / rule_file)] == PROMETHEUS.parent / rule_file
+
+
+def test_grafana_is_provisioned_with_prometheus_and_the_dashboard(effective: tuple[str, dict[str, Any]]) -> None:
+    _, document = effective
+    grafana = document["services"]["grafana"]
+    mounts = bind_mounts(grafana)
+    assert mounts["/etc/grafana/provisioning"] == GRAFANA / "provisioning"
+    (datasource,) = yaml.safe_load((GRAFANA / "provisioning/datasources/prometheus.yml").read_text())["datasources"]
+    url = urlsplit(datasource["url"])
+    assert datasource["type"] == "prometheus" and url.hostname == "prometheus"
+    assert str(url.port) in {container for _, container in published_ports(document["services"]["prometheus"])}
+    (provider,) = yaml.safe_load((GRAFANA / "provisioning/dashboards/router.yml").read_text())["providers"]
+    dashboards = mounts[provider["options"]["path"]]
+    assert dashboards == GRAFANA / "dashboards" and list(dashboards.glob("*.json"))
+    home = Path(environment(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
+    assert (dashboards / home.relative_to(provider["options"]["path"])).is_file()
+    assert environment(grafana)["GF_SECURITY_ADMIN_PASSWORD"] == REQUIRED_ENV["GRAFANA_ADMIN_PASSWORD"]
 
 
 def test_the_image_holds_every_file_the_yaml_trains_on() -> None:
