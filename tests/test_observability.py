@@ -3,7 +3,7 @@ in deploy/prometheus/rules_test.yml pass), the Grafana dashboard and the rules a
 running router exports, and a real Prometheus (Debian's binary) scraping a real router in real-time
 mode records the bypass and error rates GET /stats reports and raises the alerts the traffic calls for.
 
-promtool and prometheus come from Debian's `prometheus` package (`make install` installs it)."""
+promtool and prometheus come from Debian's `prometheus` package (`make test` installs it)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ SYNTHETIC = {"up"}
 
 def binary(name: str) -> str:
     path = shutil.which(name)
-    assert path, f"{name} is missing: `make install` installs Debian's prometheus package"
+    assert path, f"{name} is missing: `make test` installs Debian's prometheus package (`make prometheus`)"
     return path
 
 
