@@ -1,5 +1,6 @@
 """What the proxy and the router add to a model call, against baselines in the same run: the instant stub
-backend called directly, a stock LiteLLM proxy with the same model_list, and the router (LiteLLM +
+backend called directly, a stock LiteLLM proxy with the same model_list (bare, and with the router's
+LiteLLM settings: its prometheus callback, retries, timeouts), and the router (LiteLLM +
 router_plugins, sessions in the real Redis) on bypassed and classified turns, on the OpenAI path and on
 /route, and a router with several workers for throughput. Prints p50/p90/p99, requests/s, server CPU
 per request and RSS per arm.
@@ -73,11 +74,17 @@ def start(name: str, command: list[str], ready_url: str, log_dir: Path, env: dic
     return Server(name, ready_url.split("/", 3)[0] + "//" + ready_url.split("/", 3)[2], process)
 
 
-def stock_config(directory: Path) -> Path:
-    """LiteLLM as its users run it: the router's model_list and master key, nothing of router_plugins."""
+def stock_config(directory: Path, same_settings: bool = False) -> Path:
+    """LiteLLM as its users run it: the router's model_list and master key, nothing of router_plugins.
+    With `same_settings`, also the router's LiteLLM settings (router_settings, and litellm_settings with
+    LiteLLM's own prometheus callback): what router_plugins alone adds is the difference to this one."""
     document = yaml.safe_load(embedded.DEFAULT_CONFIG.read_text(encoding="utf-8"))
     stock = {"model_list": document["model_list"], "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"}}
-    path = directory / "stock_config.yaml"
+    if same_settings:
+        litellm_settings = dict(document["litellm_settings"])
+        litellm_settings["callbacks"] = [name for name in litellm_settings["callbacks"] if "router_plugins" not in name]
+        stock |= {"router_settings": document["router_settings"], "litellm_settings": litellm_settings}
+    path = directory / ("stock_same_settings.yaml" if same_settings else "stock_config.yaml")
     path.write_text(yaml.safe_dump(stock, sort_keys=False), encoding="utf-8")
     return path
 
@@ -127,7 +134,8 @@ def queries() -> list[str]:
     return [row["query"] for row in rows if row["modality"] == "text"]
 
 
-async def bench(args: argparse.Namespace, stub: Server, stock: Server, router: Server, scaled: Server) -> None:
+async def bench(args: argparse.Namespace, stub: Server, stock: Server, stock_same: Server, router: Server,
+                scaled: Server) -> None:
     auth = {"Authorization": f"Bearer {KEY}"}
     texts = queries()
     session = "bench-" + uuid.uuid4().hex
@@ -140,6 +148,7 @@ async def bench(args: argparse.Namespace, stub: Server, stock: Server, router: S
     latency_arms = [
         Arm("direct to the stub backend", stub, fixed("/v1/chat/completions", chat("stub", follow_up), {})),
         Arm("stock LiteLLM proxy", stock, fixed("/v1/chat/completions", chat(AGENT_MODEL, follow_up))),
+        Arm("stock, the router's LiteLLM settings", stock_same, fixed("/v1/chat/completions", chat(AGENT_MODEL, follow_up))),
         Arm("router, bypassed turn (model=auto)", router,
             fixed("/v1/chat/completions", chat("auto", follow_up), {**auth, "x-session-id": session})),
         Arm("router, classified turn (model=auto)", router,
@@ -167,6 +176,8 @@ async def bench(args: argparse.Namespace, stub: Server, stock: Server, router: S
             concurrency=args.scale_concurrency),
         Arm(f"router bypassed, {args.workers} workers, concurrency {args.scale_concurrency}", scaled, bypassed,
             concurrency=args.scale_concurrency),
+        Arm(f"stock, router's settings, concurrency {args.concurrency}", stock_same,
+            fixed("/v1/chat/completions", chat(AGENT_MODEL, follow_up)), concurrency=args.concurrency),
     ]
     # The first request after startup: the router said it was ready, nothing else has reached it.
     connection = Connection(router.url)
@@ -179,7 +190,7 @@ async def bench(args: argparse.Namespace, stub: Server, stock: Server, router: S
             await run_arm(arm, args.requests, 1)
         for arm in throughput_arms:
             await run_arm(arm, args.requests * 2, arm.concurrency)
-    report(latency_arms, stream_arms, throughput_arms, first_ms, [stub, stock, router, scaled])
+    report(latency_arms, stream_arms, throughput_arms, first_ms, [stub, stock, stock_same, router, scaled])
 
 
 def report(latency_arms: list[Arm], stream_arms: list[Arm], throughput_arms: list[Arm], first_ms: float, servers: list[Server]) -> None:
@@ -196,6 +207,9 @@ def report(latency_arms: list[Arm], stream_arms: list[Arm], throughput_arms: lis
     bypass, classified = p50["router, bypassed turn (model=auto)"], p50["router, classified turn (model=auto)"]
     print()
     print(f"router over stock proxy, p50: bypassed +{bypass - stock:.2f} ms, classified +{classified - stock:.2f} ms")
+    same = p50["stock, the router's LiteLLM settings"]
+    print(f"router_plugins alone (over stock with the router's LiteLLM settings), p50: bypassed +{bypass - same:.2f} ms, "
+          f"classified +{classified - same:.2f} ms; those settings over stock +{same - stock:.2f} ms")
     print(f"whole proxy over direct, p50: stock +{stock - direct:.2f} ms, router bypassed +{bypass - direct:.2f} ms")
     print(f"/route vs model=auto (bypassed), p50: {p50['router, bypassed turn (/route)'] - bypass:+.2f} ms")
     print(
@@ -203,10 +217,11 @@ def report(latency_arms: list[Arm], stream_arms: list[Arm], throughput_arms: lis
         f"stock +{p50['stock proxy, streamed'] - p50['direct, streamed (time to first bytes)']:.2f} ms, "
         f"router +{p50['router bypassed, streamed'] - p50['direct, streamed (time to first bytes)']:.2f} ms"
     )
-    stock_rps, router_rps, one_worker_rps, workers_rps = (
+    stock_rps, router_rps, one_worker_rps, workers_rps, same_rps = (
         statistics.median(arm.requests_per_second) for arm in throughput_arms
     )
-    print(f"throughput, router / stock: {router_rps / stock_rps:.2f}x")
+    print(f"throughput, router / stock: {router_rps / stock_rps:.2f}x; "
+          f"router / stock with the router's LiteLLM settings: {router_rps / same_rps:.2f}x")
     print(f"throughput, {throughput_arms[3].name} / 1 worker: {workers_rps / one_worker_rps:.2f}x")
     print(f"first request after startup: {first_ms:.1f} ms ({first_ms / bypass:.1f}x the bypassed p50)")
     print("RSS: " + ", ".join(f"{server.name} {server.rss_mb():.0f} MB" for server in servers))
@@ -234,6 +249,11 @@ def main() -> None:
                           f"http://127.0.0.1:{port}/health/readiness", work, env)
             servers.append(stock)
             port = embedded.free_port()
+            stock_same = start("stock, router's settings",
+                               embedded.proxy_command(stock_config(work, same_settings=True), port, host="127.0.0.1"),
+                               f"http://127.0.0.1:{port}/health/readiness", work, env)
+            servers.append(stock_same)
+            port = embedded.free_port()
             router = start("router", embedded.proxy_command(router_config(work), port, host="127.0.0.1"),
                            f"http://127.0.0.1:{port}/health/readiness", work, {**env, "REDIS_URL": REDIS_URL})
             servers.append(router)
@@ -242,7 +262,7 @@ def main() -> None:
                            embedded.proxy_command(router_config(work), port, args.workers, host="127.0.0.1"),
                            f"http://127.0.0.1:{port}/health/readiness", work, {**env, "REDIS_URL": REDIS_URL})
             servers.append(scaled)
-            asyncio.run(bench(args, stub, stock, router, scaled))
+            asyncio.run(bench(args, stub, stock, stock_same, router, scaled))
         finally:
             for server in reversed(servers):
                 embedded.stop(server.process)

@@ -5,7 +5,7 @@ and on the OpenAI path (plain and streamed). Reported per window: requests, fail
 router's RSS; at the end, failures overall, RSS growth after the first (warm-up) window and p99 drift.
 
     .venv/bin/python bench/soak.py [--minutes 5] [--concurrency 32] [--model-minutes 1]
-                                   [--model-concurrency 4] [--window 30]"""
+                                   [--model-concurrency 4] [--window 30] [--kinds route,openai,streamed]"""
 
 from __future__ import annotations
 
@@ -36,15 +36,19 @@ class Window:
     failures: list[str] = field(default_factory=list)
 
 
+KINDS = ("route", "openai", "streamed")
+
+
 def turn(kind: int, text: str, session_id: str) -> tuple[str, dict, dict]:
-    """One turn of a conversation: /route, the OpenAI path, or the OpenAI path streamed."""
+    """One turn of a conversation: /route (0), the OpenAI path (1), or the OpenAI path streamed (2)."""
     auth = {"Authorization": f"Bearer {KEY}"}
     if kind == 0:
         return "/route", {"query": text, "session_id": session_id, "max_tokens": 8}, auth
     return "/v1/chat/completions", chat("auto", text, stream=kind == 2), {**auth, "x-session-id": session_id}
 
 
-async def soak(router: Server, minutes: float, concurrency: int, window_seconds: float) -> list[tuple[Window, float]]:
+async def soak(router: Server, minutes: float, concurrency: int, window_seconds: float,
+               kinds: tuple[int, ...] = (0, 1, 2)) -> list[tuple[Window, float]]:
     texts = itertools.cycle(queries())
     windows: list[tuple[Window, float]] = []
     current = Window()
@@ -52,7 +56,7 @@ async def soak(router: Server, minutes: float, concurrency: int, window_seconds:
 
     async def caller(number: int) -> None:
         connection = Connection(router.url)
-        kind = number % 3
+        kind = kinds[number % len(kinds)]
         try:
             while time.monotonic() < deadline:
                 session_id = f"{BENCH_PREFIX}{uuid.uuid4().hex}"
@@ -120,7 +124,9 @@ def main() -> None:
     parser.add_argument("--model-minutes", type=float, default=1.0, help="against the local model server")
     parser.add_argument("--model-concurrency", type=int, default=4)
     parser.add_argument("--window", type=float, default=30.0, help="seconds per reported window")
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"turn kinds to mix, of {','.join(KINDS)}")
     args = parser.parse_args()
+    kinds = tuple(KINDS.index(kind) for kind in args.kinds.split(","))
     with tempfile.TemporaryDirectory() as directory:
         work = Path(directory)
         servers: list[Server] = []
@@ -140,9 +146,9 @@ def main() -> None:
                                      embedded.proxy_command(router_config(work), port, host="127.0.0.1"),
                                      f"http://127.0.0.1:{port}/health/readiness", work, env))
                 servers.append(routers[-1])
-            stub_windows = asyncio.run(soak(routers[0], args.minutes, args.concurrency, args.window))
+            stub_windows = asyncio.run(soak(routers[0], args.minutes, args.concurrency, args.window, kinds))
             report(f"stub backend, concurrency {args.concurrency}, {args.minutes:g} min", stub_windows, args.window)
-            model_windows = asyncio.run(soak(routers[1], args.model_minutes, args.model_concurrency, args.window))
+            model_windows = asyncio.run(soak(routers[1], args.model_minutes, args.model_concurrency, args.window, kinds))
             report(f"local model server, concurrency {args.model_concurrency}, {args.model_minutes:g} min",
                    model_windows, args.window)
         finally:
