@@ -9,13 +9,14 @@ routes) gives it back when the response is finished, failed or abandoned by the 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 RequestHandler = Callable[[Request], Awaitable[Response]]
 
@@ -63,9 +64,8 @@ class InFlightLimiter:
 
 
 def released_when_response_ends(handler: RequestHandler) -> RequestHandler:
-    """Wraps a route's request handler: the slots its request took are given back when the handler
-    fails, when its response is returned, or, for a streamed response, when the stream ends or the
-    client goes away."""
+    """Wraps a route's request handler: the slots its request takes are given back when the handler
+    fails or when its response has been sent, streamed or not, finished or abandoned by the client."""
 
     async def wrapped(request: Request) -> Response:
         held: list[tuple[InFlightLimiter, str]] = []
@@ -77,21 +77,28 @@ def released_when_response_ends(handler: RequestHandler) -> RequestHandler:
             raise
         finally:
             _HELD.reset(token)
-        if held and isinstance(response, StreamingResponse):
-            response.body_iterator = _released_after(response.body_iterator, held)
-        else:
-            _release_all(held)
-        return response
+        return _ReleasedWhenSent(response, held)  # type: ignore[return-value]
 
     return wrapped
 
 
-async def _released_after(chunks: AsyncIterable[Any], held: list[tuple[InFlightLimiter, str]]) -> AsyncIterator[Any]:
-    try:
-        async for chunk in chunks:
-            yield chunk
-    finally:
-        _release_all(held)
+class _ReleasedWhenSent:
+    """A response that gives back its request's slots once sent. LiteLLM runs a streamed request's
+    hooks, routing included, only while the response is being sent, so the slots are open to that too."""
+
+    def __init__(self, response: Response, held: list[tuple[InFlightLimiter, str]]) -> None:
+        self._response, self._held = response, held
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._response, name)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _HELD.set(self._held)
+        try:
+            await self._response(scope, receive, send)
+        finally:
+            _HELD.reset(token)
+            _release_all(self._held)
 
 
 def _release_all(held: list[tuple[InFlightLimiter, str]]) -> None:

@@ -7,8 +7,8 @@ import logging
 from collections.abc import Iterable, Iterator
 
 from fastapi import FastAPI, Response
-from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute, request_response
+from fastapi.routing import APIRoute, request_response
+from starlette.routing import BaseRoute
 
 from . import runtime as runtime_module
 from .config import ConfigError

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from router_plugins import embedded
 
@@ -159,5 +160,24 @@ def test_routed_calls_beyond_the_in_flight_bound_get_503_at_once_and_slots_come_
         assert streamed.status_code == 200 and "[DONE]" in streamed.text
         assert router.post("/v1/chat/completions", openai_body).status_code == 200
         assert router.post("/route", AGENT_QUERY).status_code == 200
+    finally:
+        stop_router(router)
+
+
+def test_a_stream_the_client_abandons_gives_its_slot_back(model_server, tmp_path) -> None:
+    router = start_router(tmp_path, model_server, routing={"max_in_flight_per_model": 1})
+    body = {"model": "auto", "messages": [{"role": "user", "content": AGENT_QUERY["query"]}]}
+    try:
+        with requests.post(router.url + "/v1/chat/completions", json={**body, "max_tokens": 400, "stream": True},
+                           headers=router.auth, stream=True, timeout=60) as abandoned:
+            assert abandoned.status_code == 200
+            next(abandoned.iter_lines())  # the model is generating
+            assert router.post("/v1/chat/completions", {**body, "max_tokens": 4}).status_code == 503  # slot held
+        # The client hung up mid-stream.
+        hung_up = time.monotonic()
+        while (status := router.post("/v1/chat/completions", {**body, "max_tokens": 4}).status_code) == 503:
+            assert time.monotonic() - hung_up < 30, "the abandoned stream kept its slot"
+            time.sleep(0.5)
+        assert status == 200
     finally:
         stop_router(router)
