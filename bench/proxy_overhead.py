@@ -20,7 +20,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +73,32 @@ def start(name: str, command: list[str], ready_url: str, log_dir: Path, env: dic
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     embedded.wait_until_ready(ready_url, process, timeout=240, headers={"Authorization": f"Bearer {KEY}"})
     return Server(name, ready_url.split("/", 3)[0] + "//" + ready_url.split("/", 3)[2], process)
+
+
+def start_stub(log_dir: Path) -> Server:
+    port = embedded.free_port()
+    command = [sys.executable, str(Path(__file__).with_name("stub_backend.py")), "--port", str(port)]
+    return start("stub", command, f"http://127.0.0.1:{port}/v1/models", log_dir)
+
+
+def start_proxy(name: str, config: Path, log_dir: Path, env: dict, workers: int = 1) -> Server:
+    """A LiteLLM proxy (stock or the router), ready once its readiness probe says so."""
+    port = embedded.free_port()
+    return start(name, embedded.proxy_command(config, port, workers, host="127.0.0.1"),
+                 f"http://127.0.0.1:{port}/health/readiness", log_dir, env)
+
+
+@contextmanager
+def bench_servers() -> Iterator[tuple[Path, list[Server]]]:
+    """A scratch directory and a list to put started servers in; all stopped and their Redis keys gone after."""
+    with tempfile.TemporaryDirectory() as directory:
+        servers: list[Server] = []
+        try:
+            yield Path(directory), servers
+        finally:
+            for server in reversed(servers):
+                embedded.stop(server.process)
+            embedded.forget_keys(REDIS_URL, BENCH_PREFIX)
 
 
 def stock_config(directory: Path, same_settings: bool = False) -> Path:
@@ -235,39 +262,20 @@ def main() -> None:
     parser.add_argument("--scale-concurrency", type=int, default=64, help="concurrency of the worker-scaling arms")
     parser.add_argument("--workers", type=int, default=2, help="workers of the scaled router (2 on a 2-core box)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        work = Path(directory)
-        servers: list[Server] = []
-        try:
-            port = embedded.free_port()
-            stub = start("stub", [sys.executable, str(Path(__file__).with_name("stub_backend.py")), "--port", str(port)],
-                         f"http://127.0.0.1:{port}/v1/models", work)
-            servers.append(stub)
-            env = embedded.proxy_environment(stub.url + "/v1", {"LITELLM_MASTER_KEY": KEY})
-            port = embedded.free_port()
-            stock = start("stock LiteLLM", embedded.proxy_command(stock_config(work), port, host="127.0.0.1"),
-                          f"http://127.0.0.1:{port}/health/readiness", work, env)
-            servers.append(stock)
-            port = embedded.free_port()
-            stock_same = start("stock, router's settings",
-                               embedded.proxy_command(stock_config(work, same_settings=True), port, host="127.0.0.1"),
-                               f"http://127.0.0.1:{port}/health/readiness", work, env)
-            servers.append(stock_same)
-            port = embedded.free_port()
-            router = start("router", embedded.proxy_command(router_config(work), port, host="127.0.0.1"),
-                           f"http://127.0.0.1:{port}/health/readiness", work, {**env, "REDIS_URL": REDIS_URL})
-            servers.append(router)
-            port = embedded.free_port()
-            scaled = start(f"router, {args.workers} workers",
-                           embedded.proxy_command(router_config(work), port, args.workers, host="127.0.0.1"),
-                           f"http://127.0.0.1:{port}/health/readiness", work, {**env, "REDIS_URL": REDIS_URL})
-            servers.append(scaled)
-            asyncio.run(bench(args, stub, stock, stock_same, router, scaled))
-        finally:
-            for server in reversed(servers):
-                embedded.stop(server.process)
-            embedded.forget_keys(REDIS_URL, BENCH_PREFIX)
-
+    with bench_servers() as (work, servers):
+        stub = start_stub(work)
+        servers.append(stub)
+        env = embedded.proxy_environment(stub.url + "/v1", {"LITELLM_MASTER_KEY": KEY})
+        stock = start_proxy("stock LiteLLM", stock_config(work), work, env)
+        servers.append(stock)
+        stock_same = start_proxy("stock, router's settings", stock_config(work, same_settings=True), work, env)
+        servers.append(stock_same)
+        router = start_proxy("router", router_config(work), work, {**env, "REDIS_URL": REDIS_URL})
+        servers.append(router)
+        scaled = start_proxy(f"router, {args.workers} workers", router_config(work), work,
+                             {**env, "REDIS_URL": REDIS_URL}, args.workers)
+        servers.append(scaled)
+        asyncio.run(bench(args, stub, stock, stock_same, router, scaled))
 
 if __name__ == "__main__":
     main()

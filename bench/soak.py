@@ -13,17 +13,16 @@ import argparse
 import asyncio
 import itertools
 import json
-import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from load import Connection
-from proxy_overhead import BENCH_PREFIX, KEY, REDIS_URL, Server, chat, queries, router_config, start
+from proxy_overhead import (
+    BENCH_PREFIX, KEY, REDIS_URL, Server, bench_servers, chat, queries, router_config, start, start_proxy, start_stub,
+)
 from router_plugins import embedded
 
 FOLLOW_UPS = ("make it shorter", "add an example", "explain the second point again", "more detail please")
@@ -127,35 +126,22 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"turn kinds to mix, of {','.join(KINDS)}")
     args = parser.parse_args()
     kinds = tuple(KINDS.index(kind) for kind in args.kinds.split(","))
-    with tempfile.TemporaryDirectory() as directory:
-        work = Path(directory)
-        servers: list[Server] = []
-        try:
-            port = embedded.free_port()
-            stub = start("stub", [sys.executable, str(Path(__file__).with_name("stub_backend.py")), "--port", str(port)],
-                         f"http://127.0.0.1:{port}/v1/models", work)
-            servers.append(stub)
-            port = embedded.free_port()
-            model = start("model", embedded.model_server_command(port), f"http://127.0.0.1:{port}/v1/models", work)
-            servers.append(model)
-            routers = []
-            for backend in (stub, model):
-                env = embedded.proxy_environment(backend.url + "/v1", {"LITELLM_MASTER_KEY": KEY, "REDIS_URL": REDIS_URL})
-                port = embedded.free_port()
-                routers.append(start(f"router on {backend.name}",
-                                     embedded.proxy_command(router_config(work), port, host="127.0.0.1"),
-                                     f"http://127.0.0.1:{port}/health/readiness", work, env))
-                servers.append(routers[-1])
-            stub_windows = asyncio.run(soak(routers[0], args.minutes, args.concurrency, args.window, kinds))
-            report(f"stub backend, concurrency {args.concurrency}, {args.minutes:g} min", stub_windows, args.window)
-            model_windows = asyncio.run(soak(routers[1], args.model_minutes, args.model_concurrency, args.window, kinds))
-            report(f"local model server, concurrency {args.model_concurrency}, {args.model_minutes:g} min",
-                   model_windows, args.window)
-        finally:
-            for server in reversed(servers):
-                embedded.stop(server.process)
-            embedded.forget_keys(REDIS_URL, BENCH_PREFIX)
-
+    with bench_servers() as (work, servers):
+        stub = start_stub(work)
+        servers.append(stub)
+        port = embedded.free_port()
+        model = start("model", embedded.model_server_command(port), f"http://127.0.0.1:{port}/v1/models", work)
+        servers.append(model)
+        routers = []
+        for backend in (stub, model):
+            env = embedded.proxy_environment(backend.url + "/v1", {"LITELLM_MASTER_KEY": KEY, "REDIS_URL": REDIS_URL})
+            routers.append(start_proxy(f"router on {backend.name}", router_config(work), work, env))
+            servers.append(routers[-1])
+        stub_windows = asyncio.run(soak(routers[0], args.minutes, args.concurrency, args.window, kinds))
+        report(f"stub backend, concurrency {args.concurrency}, {args.minutes:g} min", stub_windows, args.window)
+        model_windows = asyncio.run(soak(routers[1], args.model_minutes, args.model_concurrency, args.window, kinds))
+        report(f"local model server, concurrency {args.model_concurrency}, {args.model_minutes:g} min",
+               model_windows, args.window)
 
 if __name__ == "__main__":
     main()
