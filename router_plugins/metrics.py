@@ -32,7 +32,7 @@ SESSION_CREATIONS = Counter("router_session_creations_total", "Sessions created"
 STORE_ERRORS = Counter("router_store_unavailable_total", "Requests that found the session store unavailable")
 ROUTING_SECONDS = Histogram(
     "router_routing_seconds",
-    "Time to decide a route, session read and write included",
+    "Time to decide a route, session read included (the session write runs alongside the model call)",
     ["path"],
     buckets=_DECISION_BUCKETS,
 )

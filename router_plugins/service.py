@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -45,6 +46,7 @@ class TurnFacts:
     routing_time: float
     started_at: float  # perf_counter() when routing began
     model: str  # the model group called: a metric label
+    turn_id: str  # finds the turn's session write, which runs alongside the model call
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,7 @@ class Routed:
     new_session: bool
     routing_time: float
     started_at: float  # perf_counter() when routing began
+    turn_id: str
 
     @property
     def facts(self) -> TurnFacts:
@@ -64,6 +67,7 @@ class Routed:
             self.routing_time,
             self.started_at,
             self.decision.model,
+            self.turn_id,
         )
 
 
@@ -99,6 +103,7 @@ class RouterService:
         self._policy = routing_policy(config)
         self.in_flight = InFlightLimiter(config.max_in_flight_per_model)
         self._store_kind = "redis" if config.redis_url else "memory"
+        self._saving: dict[str, asyncio.Task[None]] = {}  # session writes still in flight, by turn id
         metrics.initialise(str(config.mode))
 
     def catalog(self) -> UseCaseCatalog:
@@ -129,13 +134,12 @@ class RouterService:
         state = next_session_state(
             session, session_id or new_session_id(), decision, modality, user_id, time.time()
         )
-        try:
-            await self.sessions.record_turn(state)
-        except StoreUnavailable as exc:
-            self._store_answered(False)
-            log.warning("session not saved, store unavailable: %s", exc)
-        else:
-            self._store_answered(True)
+        # The write goes on while the model answers: the decision does not wait for a Redis round trip.
+        # record() waits for it, so a turn is counted only once its session is saved.
+        turn_id = secrets.token_hex(8)
+        saving = asyncio.get_running_loop().create_task(self._save(state))
+        self._saving[turn_id] = saving
+        saving.add_done_callback(lambda _: self._saving.pop(turn_id, None))
         routing_time = time.perf_counter() - started
         path = metrics.path_of(decision.bypass)
         metrics.DECISIONS.labels(decision.use_case, decision.model, path).inc()
@@ -145,12 +149,24 @@ class RouterService:
             metrics.SESSION_CREATIONS.inc()
         if decision.context_change:
             metrics.CONTEXT_CHANGES.inc()
-        return Routed(decision, state.session_id, session is None, routing_time, started)
+        return Routed(decision, state.session_id, session is None, routing_time, started, turn_id)
+
+    async def _save(self, state: SessionState) -> None:
+        try:
+            await self.sessions.record_turn(state)
+        except StoreUnavailable as exc:
+            self._store_answered(False)
+            log.warning("session not saved, store unavailable: %s", exc)
+        else:
+            self._store_answered(True)
 
     async def record(
         self, turn: TurnFacts, *, dry_run: bool, failed: bool, inference_time: float | None
     ) -> None:
-        """Count a finished turn in the statistics: once, after its model call (or its dry run)."""
+        """Count a finished turn in the statistics: once, after its model call (or its dry run) and
+        its session write."""
+        if (saving := self._saving.get(turn.turn_id)) is not None:
+            await saving
         total_time = time.perf_counter() - turn.started_at
         path = metrics.path_of(turn.bypass)
         outcome = "error" if failed else "dry_run" if dry_run else "success"
