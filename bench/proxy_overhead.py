@@ -68,9 +68,12 @@ class Arm:
     requests_per_second: list[float] = field(default_factory=list)
 
 
-def start(name: str, command: list[str], ready_url: str, log_dir: Path, env: dict | None = None) -> Server:
+def start(name: str, command: list[str], ready_url: str, log_dir: Path) -> Server:
     log = (log_dir / f"{name}.log").open("wb")
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return started(name, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), ready_url)
+
+
+def started(name: str, process: subprocess.Popen, ready_url: str) -> Server:
     embedded.wait_until_ready(ready_url, process, timeout=240, headers={"Authorization": f"Bearer {KEY}"})
     return Server(name, ready_url.split("/", 3)[0] + "//" + ready_url.split("/", 3)[2], process)
 
@@ -84,8 +87,9 @@ def start_stub(log_dir: Path) -> Server:
 def start_proxy(name: str, config: Path, log_dir: Path, env: dict, workers: int = 1) -> Server:
     """A LiteLLM proxy (stock or the router), ready once its readiness probe says so."""
     port = embedded.free_port()
-    return start(name, embedded.proxy_command(config, port, workers, host="127.0.0.1"),
-                 f"http://127.0.0.1:{port}/health/readiness", log_dir, env)
+    log = (log_dir / f"{name}.log").open("wb")
+    process = embedded.start_proxy(config, port, env, workers=workers, host="127.0.0.1", output=log)
+    return started(name, process, f"http://127.0.0.1:{port}/health/readiness")
 
 
 @contextmanager

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                 "ROUTER_ALLOW_UNAUTHENTICATED_LOOPBACK": os.environ.get("ROUTER_ALLOW_UNAUTHENTICATED_LOOPBACK", "true"),
             },
         )
-        proxy = subprocess.Popen(embedded.proxy_command(Path(args.config), args.port, args.workers), env=env)
+        proxy = embedded.start_proxy(Path(args.config), args.port, env, workers=args.workers)
         processes.append(proxy)
         waited = embedded.wait_until_ready(f"http://127.0.0.1:{args.port}/health/readiness", proxy, timeout=180)
         print(

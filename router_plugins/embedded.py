@@ -9,10 +9,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import redis
@@ -49,6 +50,36 @@ def model_server_command(port: int, host: str = "127.0.0.1") -> list[str]:
 def proxy_command(config: Path, port: int, workers: int = 1, host: str = "0.0.0.0") -> list[str]:
     litellm = Path(sys.executable).with_name("litellm")
     return [str(litellm), "--config", str(config), "--host", host, "--port", str(port), "--num_workers", str(workers)]
+
+
+def metrics_directory(port: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"router-prometheus-{port}"
+
+
+def start_proxy(
+    config: Path,
+    port: int,
+    env: Mapping[str, str],
+    *,
+    workers: int = 1,
+    host: str = "0.0.0.0",
+    output: IO[bytes] | None = None,
+) -> subprocess.Popen:
+    """The LiteLLM proxy with router_plugins, as a child process. Several workers pool their Prometheus
+    samples in a directory; LiteLLM's default is one directory per host that every proxy wipes when it
+    starts, so a second router on the machine (a test, a benchmark) would silently erase the first one's
+    counters. Each port gets its own directory unless PROMETHEUS_MULTIPROC_DIR names one."""
+    env = dict(env)
+    if workers > 1:
+        if "PROMETHEUS_MULTIPROC_DIR" not in env:
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_directory(port))
+            metrics_directory(port).mkdir(exist_ok=True)  # written to on import, before LiteLLM creates it
+    return subprocess.Popen(
+        proxy_command(config, port, workers, host),
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
+    )
 
 
 def proxy_environment(model_base_url: str, overrides: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -4,6 +4,7 @@ router_plugins, and the Redis on 127.0.0.1:6379. Nothing is mocked."""
 from __future__ import annotations
 
 import secrets
+import shutil
 import subprocess
 import time
 import uuid
@@ -90,12 +91,7 @@ def start_router(
         model_base_url, {"LITELLM_MASTER_KEY": MASTER_KEY, "REDIS_URL": REDIS_URL, **(env or {})}
     )
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            embedded.proxy_command(config, port, workers, host="127.0.0.1"),
-            env=environment,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+        process = embedded.start_proxy(config, port, environment, workers=workers, host="127.0.0.1", output=log_file)
     router = Router(f"http://127.0.0.1:{port}", MASTER_KEY, prefix, process, log_path)
     try:
         embedded.wait_until_ready(f"{router.url}/health/readiness", process, timeout=240)
@@ -125,6 +121,7 @@ def wait_until_every_worker_is_ready(url: str, workers: int, timeout: float = 60
 
 def stop_router(router: Router) -> None:
     embedded.stop(router.process)
+    shutil.rmtree(embedded.metrics_directory(int(router.url.rsplit(":", 1)[1])), ignore_errors=True)
     embedded.forget_keys(REDIS_URL, router.prefix)
 
 
