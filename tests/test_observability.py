@@ -313,8 +313,10 @@ def test_alerts_follow_the_traffic(observed: Observed) -> None:
     assert not {"RouterRedisDisconnected", "RouterDown"} & set(prometheus.alert_states())
 
 
-def test_metrics_sum_every_worker(secured_router: Router) -> None:
-    """Two workers: LiteLLM's PROMETHEUS_MULTIPROC_DIR aggregation makes every scrape the whole router."""
+def test_metrics_sum_every_worker(secured_router: Router, model_server: str, tmp_path: Path) -> None:
+    """Two workers: LiteLLM's PROMETHEUS_MULTIPROC_DIR aggregation makes every scrape the whole router,
+    even after another two-worker router started on the same machine (LiteLLM's default directory is
+    one per host, wiped by every proxy that starts)."""
 
     def scrape() -> tuple[float, set[str]]:
         # A new connection each time, so scrapes land on either worker.
@@ -332,6 +334,7 @@ def test_metrics_sum_every_worker(secured_router: Router) -> None:
 
     before_turns, _ = scrape()
     before = secured_router.stats()
+    stop_router(start_router(tmp_path, model_server, workers=2))
     count = 20
 
     def one(i: int) -> int:
