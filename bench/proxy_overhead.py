@@ -1,6 +1,7 @@
 """What the proxy and the router add to a model call, against baselines in the same run: the instant stub
 backend called directly, a stock LiteLLM proxy with the same model_list (bare, and with the router's
-LiteLLM settings: its prometheus callback, retries, timeouts), and the router (LiteLLM +
+LiteLLM settings: its prometheus callback, retries, timeouts), LiteLLM's own rule-based
+`auto_router/complexity_router` as the peer (it decides every turn; it has no sessions), and the router (LiteLLM +
 router_plugins, sessions in the real Redis) on bypassed and classified turns, on the OpenAI path and on
 /route, and a router with several workers for throughput. Prints p50/p90/p99, requests/s, server CPU
 per request and RSS per arm.
@@ -36,6 +37,7 @@ KEY = "sk-bench-" + secrets.token_hex(8)
 REDIS_URL = "redis://127.0.0.1:6379/0"
 BENCH_PREFIX = "bench-"
 AGENT_MODEL = "Qwen/Qwen2.5-7B-Instruct"
+PEER_MODEL = "smart"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -120,6 +122,22 @@ def stock_config(directory: Path, same_settings: bool = False) -> Path:
     return path
 
 
+def peer_config(directory: Path) -> Path:
+    """The stock proxy plus LiteLLM's own `auto_router/complexity_router` (rule-based, in process) as the
+    peer: model `smart` picks one of the same model groups per request by its complexity tier."""
+    document = yaml.safe_load(stock_config(directory).read_text(encoding="utf-8"))
+    groups = [model["model_name"] for model in document["model_list"]]
+    tiers = {"SIMPLE": groups[0], "MEDIUM": groups[0], "COMPLEX": groups[1], "REASONING": groups[2]}
+    document["model_list"].append({
+        "model_name": PEER_MODEL,
+        "litellm_params": {"model": "auto_router/complexity_router", "complexity_router_config": {"tiers": tiers},
+                           "complexity_router_default_model": groups[0]},
+    })
+    path = directory / "peer_config.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def router_config(directory: Path) -> Path:
     """The repo's config with a private Redis key prefix (`forget_keys` removes them after the run)."""
     return embedded.private_config(directory, f"{BENCH_PREFIX}{uuid.uuid4().hex[:8]}:")
@@ -165,8 +183,8 @@ def queries() -> list[str]:
     return [row["query"] for row in rows if row["modality"] == "text"]
 
 
-async def bench(args: argparse.Namespace, stub: Server, stock: Server, stock_same: Server, router: Server,
-                scaled: Server) -> None:
+async def bench(args: argparse.Namespace, stub: Server, stock: Server, stock_same: Server, peer: Server,
+                router: Server, scaled: Server) -> None:
     auth = {"Authorization": f"Bearer {KEY}"}
     texts = queries()
     session = "bench-" + uuid.uuid4().hex
@@ -180,6 +198,8 @@ async def bench(args: argparse.Namespace, stub: Server, stock: Server, stock_sam
         Arm("direct to the stub backend", stub, fixed("/v1/chat/completions", chat("stub", follow_up), {})),
         Arm("stock LiteLLM proxy", stock, fixed("/v1/chat/completions", chat(AGENT_MODEL, follow_up))),
         Arm("stock, the router's LiteLLM settings", stock_same, fixed("/v1/chat/completions", chat(AGENT_MODEL, follow_up))),
+        Arm("peer: LiteLLM complexity_router", peer,
+            lambda n: ("/v1/chat/completions", chat(PEER_MODEL, texts[n % len(texts)]), auth)),
         Arm("router, bypassed turn (model=auto)", router,
             fixed("/v1/chat/completions", chat("auto", follow_up), {**auth, "x-session-id": session})),
         Arm("router, classified turn (model=auto)", router,
@@ -221,7 +241,7 @@ async def bench(args: argparse.Namespace, stub: Server, stock: Server, stock_sam
             await run_arm(arm, args.requests, 1)
         for arm in throughput_arms:
             await run_arm(arm, args.requests * 2, arm.concurrency)
-    report(latency_arms, stream_arms, throughput_arms, first_ms, [stub, stock, stock_same, router, scaled])
+    report(latency_arms, stream_arms, throughput_arms, first_ms, [stub, stock, stock_same, peer, router, scaled])
 
 
 def report(latency_arms: list[Arm], stream_arms: list[Arm], throughput_arms: list[Arm], first_ms: float, servers: list[Server]) -> None:
@@ -241,6 +261,8 @@ def report(latency_arms: list[Arm], stream_arms: list[Arm], throughput_arms: lis
     same = p50["stock, the router's LiteLLM settings"]
     print(f"router_plugins alone (over stock with the router's LiteLLM settings), p50: bypassed +{bypass - same:.2f} ms, "
           f"classified +{classified - same:.2f} ms; those settings over stock +{same - stock:.2f} ms")
+    print(f"peer (LiteLLM complexity_router, every turn decided) over stock, p50: "
+          f"+{p50['peer: LiteLLM complexity_router'] - stock:.2f} ms")
     print(f"whole proxy over direct, p50: stock +{stock - direct:.2f} ms, router bypassed +{bypass - direct:.2f} ms")
     print(f"/route vs model=auto (bypassed), p50: {p50['router, bypassed turn (/route)'] - bypass:+.2f} ms")
     print(
@@ -274,12 +296,14 @@ def main() -> None:
         servers.append(stock)
         stock_same = start_proxy("stock, router's settings", stock_config(work, same_settings=True), work, env)
         servers.append(stock_same)
+        peer = start_proxy("peer: complexity_router", peer_config(work), work, env)
+        servers.append(peer)
         router = start_proxy("router", router_config(work), work, {**env, "REDIS_URL": REDIS_URL})
         servers.append(router)
         scaled = start_proxy(f"router, {args.workers} workers", router_config(work), work,
                              {**env, "REDIS_URL": REDIS_URL}, args.workers)
         servers.append(scaled)
-        asyncio.run(bench(args, stub, stock, stock_same, router, scaled))
+        asyncio.run(bench(args, stub, stock, stock_same, peer, router, scaled))
 
 if __name__ == "__main__":
     main()
