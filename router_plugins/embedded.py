@@ -70,10 +70,10 @@ def start_proxy(
     starts, so a second router on the machine (a test, a benchmark) would silently erase the first one's
     counters. Each port gets its own directory unless PROMETHEUS_MULTIPROC_DIR names one."""
     env = dict(env)
-    if workers > 1:
-        if "PROMETHEUS_MULTIPROC_DIR" not in env:
-            env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_directory(port))
-            metrics_directory(port).mkdir(exist_ok=True)  # written to on import, before LiteLLM creates it
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in env:
+        directory = metrics_directory(port)
+        directory.mkdir(exist_ok=True)  # written to on import, before LiteLLM would create it
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
     return subprocess.Popen(
         proxy_command(config, port, workers, host),
         env=env,
