@@ -30,9 +30,7 @@ WORKDIR /app
 COPY pyproject.toml README.md* litellm_config.yaml /app/
 COPY router_plugins/ /app/router_plugins/
 # Training data the YAML names besides router_plugins/data/examples (the held-out splits stay out).
-COPY eval/queries_dev.jsonl eval/conversations_dev.jsonl eval/conversations_dev2.jsonl \
-     eval/conversations_dev3.jsonl eval/conversations_dev4.jsonl eval/conversations_dev5.jsonl \
-     eval/conversations_dev6.jsonl eval/conversations_dev7.jsonl eval/conversations_dev8.jsonl /app/eval/
+COPY eval/queries_dev.jsonl eval/conversations_dev*.jsonl /app/eval/
 
 # prisma: with DATABASE_URL set (the admin UI's PostgreSQL), LiteLLM refuses to start without the
 # Prisma CLI. Pinned within litellm's own range (its `extra_proxy` extra, which would also pull cloud

@@ -253,26 +253,32 @@ def test_dockerfile_cmd_expose_and_healthcheck_agree() -> None:
     assert f"127.0.0.1:{dockerfile_port()}/health/liveliness" in healthcheck
 
 
+def copied_sources(arguments: str) -> list[str]:
+    """The repo paths one COPY instruction takes, wildcards expanded as Docker expands them."""
+    *sources, _ = shlex.split(arguments)
+    matched = []
+    for source in sources:
+        if any(char in source for char in "*?["):
+            # Docker accepts a wildcard that matches nothing beside other sources (an optional file).
+            matched += [str(path.relative_to(REPO)) for path in REPO.glob(source)]
+        else:
+            assert (REPO / source).exists(), f"COPY {source}: no such file in the repo"
+            matched.append(source.rstrip("/"))
+    return matched
+
+
 def test_dockerfile_copies_files_that_exist_and_are_not_dockerignored() -> None:
     copies = instruction_args("COPY")
     assert copies
     copied: set[str] = set()
     for arguments in copies:
-        *sources, destination = shlex.split(arguments)
-        assert not any(source.startswith("--") for source in sources), f"unexpected COPY flags: {arguments}"
-        matched = []
-        for source in sources:
-            if any(char in source for char in "*?["):
-                # An optional file: Docker accepts a wildcard that matches nothing beside other sources.
-                matched += [str(path.relative_to(REPO)) for path in REPO.glob(source)]
-            else:
-                assert (REPO / source).exists(), f"COPY {source}: no such file in the repo"
-                matched.append(source.rstrip("/"))
+        assert not any(word.startswith("--") for word in shlex.split(arguments)), f"unexpected COPY flags: {arguments}"
+        matched = copied_sources(arguments)
         assert matched, f"COPY {arguments}: copies nothing"
         for source in matched:
             assert not dockerignored(source), f"COPY {source}: excluded by .dockerignore"
         copied.update(matched)
-        assert destination.startswith("/app"), arguments
+        assert shlex.split(arguments)[-1].startswith("/app"), arguments
     # What `pip install /app` and the CMD need.
     assert {"pyproject.toml", "router_plugins", "litellm_config.yaml"} <= copied
 
@@ -570,11 +576,7 @@ def test_grafana_is_provisioned_with_prometheus_and_the_dashboard(effective: tup
 
 
 def test_the_image_holds_every_file_the_yaml_trains_on() -> None:
-    copied = {
-        source.rstrip("/")
-        for arguments in instruction_args("COPY")
-        for source in shlex.split(arguments)[:-1]
-    }
+    copied = {source for arguments in instruction_args("COPY") for source in copied_sources(arguments)}
     routing = yaml.safe_load(LITELLM_CONFIG.read_text(encoding="utf-8"))["routing"]
     patterns = [*routing["classifier"]["examples"], *routing["session"]["conversations"]]
     for pattern in patterns:
