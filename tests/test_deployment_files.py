@@ -272,13 +272,14 @@ def test_dockerfile_copies_files_that_exist_and_are_not_dockerignored() -> None:
     assert copies
     copied: set[str] = set()
     for arguments in copies:
-        assert not any(word.startswith("--") for word in shlex.split(arguments)), f"unexpected COPY flags: {arguments}"
+        words = shlex.split(arguments)
+        assert not any(word.startswith("--") for word in words), f"unexpected COPY flags: {arguments}"
         matched = copied_sources(arguments)
         assert matched, f"COPY {arguments}: copies nothing"
         for source in matched:
             assert not dockerignored(source), f"COPY {source}: excluded by .dockerignore"
         copied.update(matched)
-        assert shlex.split(arguments)[-1].startswith("/app"), arguments
+        assert words[-1].startswith("/app"), arguments
     # What `pip install /app` and the CMD need.
     assert {"pyproject.toml", "router_plugins", "litellm_config.yaml"} <= copied
 
