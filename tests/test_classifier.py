@@ -141,7 +141,15 @@ def test_accuracy_floors_on_the_held_out_split(classifier: UseCaseClassifier, co
 
 def test_single_query_features_equal_scikit_learns(classifier: UseCaseClassifier) -> None:
     vectorizer = classifier._vectorizer
-    for text in ["Read this aloud", "इस ऑडियो को टेक्स्ट में लिखो", "en pic ah pesa vai!!", "zzqx", ""]:
+    for text in [
+        "Read this aloud",
+        "इस ऑडियो को टेक्स्ट में लिखो",
+        "en pic ah pesa vai!!",
+        "narrate this for my podcast intro: 'Welcome back to Night Shift, the show about people who work at night.'",
+        "ही गोष्ट मोठ्याने वाच: एका गावात एक हुशार कावळा होता.",
+        "zzqx",
+        "",
+    ]:
         expected = vectorizer.transform([text]).toarray().ravel()
         columns, values = vectorizer.features(text)
         actual = np.zeros_like(expected, dtype=np.float64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from router_plugins.core.catalog import UseCaseCatalog
+from router_plugins.core.passages import instruction
 from router_plugins.core.policy import NoModelForUseCase, decide, next_session_state, policy_for
 from router_plugins.core.types import Classification, Modality, RoutingMode, SessionState
 
@@ -142,3 +143,20 @@ def test_session_history_records_switches_and_keeps_the_last_media() -> None:
     switch = decide(state, Modality.VIDEO, REALTIME, quick(video=1.0), classifier_returning("video")[0], CATALOG)
     state = next_session_state(state, "s1", switch, Modality.VIDEO, None, 3.0)
     assert (state.history, state.previous_use_case, state.use_case) == (("multimodal", "video"), "multimodal", "video")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("narrate this for my youtube intro: 'Hey guys, welcome back to Budget Bites'", "narrate this for my youtube intro:"),
+        ('ये शायरी सुना दो: "मंज़िल उन्हीं को मिलती है" प्यार से', "ये शायरी सुना दो: प्यार से"),
+        ("make this face say “welcome to the tour” with a smile", "make this face say with a smile"),
+        ("ही गोष्ट मोठ्याने वाच: एका गावात एक हुशार कावळा होता.", "ही गोष्ट मोठ्याने वाच"),
+        # No passage: apostrophes are not quotes, and a colon before one or two words is part of the request.
+        ("don't stop, it's the users' favourite", "don't stop, it's the users' favourite"),
+        ("Debug this code: KeyError", "Debug this code: KeyError"),
+        ("read it 'slowly'", "read it 'slowly'"),
+    ],
+)
+def test_the_instruction_leaves_out_a_quoted_or_after_colon_passage(text: str, expected: str) -> None:
+    assert " ".join(instruction(text).split()) == expected

@@ -16,47 +16,51 @@ from scipy import sparse
 
 from .encoders import Encoder
 from .follow_ups import context_width, follow_up_features
+from .passages import instruction
 from .types import MODALITIES, Classification, Modality
 
 
 class TextVectorizer:
-    """What the n-gram heads read: fitted once with scikit-learn (a union of TfidfVectorizers), then
-    applied to one query at a time without it. scikit-learn's transform costs about 3 ms a query, nearly
-    all of it sparse-matrix overhead; `features` computes the same numbers in a tenth of that."""
+    """What the n-gram heads read: two views of the query, the whole text and its instruction alone
+    (`passages.instruction`), each a union of character and word TfidfVectorizers fitted once with
+    scikit-learn, then applied to one query at a time without it. scikit-learn's transform costs about
+    3 ms a query, nearly all of it sparse-matrix overhead; `features` computes the same numbers in a
+    tenth of that."""
 
-    def __init__(self, union) -> None:
-        self._union = union
-        self._blocks = self._compile(union)
-        self.width = sum(len(vocabulary) for _, vocabulary, _, _ in self._blocks)  # feature columns
+    def __init__(self, whole, instruction) -> None:
+        self._unions = (whole, instruction)
+        self._blocks = self._compile(self._unions)
+        self.width = sum(len(vocabulary) for _, _, vocabulary, _, _ in self._blocks)  # feature columns
 
     def __getstate__(self) -> dict:
-        return {"_union": self._union}  # analyzers are closures: rebuilt on load, never pickled
+        return {"_unions": self._unions}  # analyzers are closures: rebuilt on load, never pickled
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["_union"])
+        self.__init__(*state["_unions"])
 
     @staticmethod
-    def _compile(union) -> list:
+    def _compile(unions) -> list:
         blocks = []
         offset = 0
-        for _, vectorizer in union.transformer_list:
-            blocks.append(
-                (vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_.astype(np.float64), offset)
-            )
-            offset += len(vectorizer.vocabulary_)
+        for view, union in enumerate(unions):
+            for _, vectorizer in union.transformer_list:
+                idf = vectorizer.idf_.astype(np.float64)
+                blocks.append((view, vectorizer.build_analyzer(), vectorizer.vocabulary_, idf, offset))
+                offset += len(vectorizer.vocabulary_)
         return blocks
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Many texts at once, as a sparse matrix (training)."""
-        return self._union.transform([normalise(text) for text in texts]).tocsr()
+        columns = list(zip(*(views(text) for text in texts)))
+        return sparse.hstack([union.transform(columns[view]) for view, union in enumerate(self._unions)], format="csr")
 
     def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """One text as (column indices, values): sublinear tf × idf, L2-normalised per block."""
-        normalised = normalise(text)
+        texts = views(text)
         all_indices, all_values = [], []
-        for analyzer, vocabulary, idf, offset in self._blocks:
+        for view, analyzer, vocabulary, idf, offset in self._blocks:
             counts: dict[int, int] = {}
-            for gram in analyzer(normalised):
+            for gram in analyzer(texts[view]):
                 column = vocabulary.get(gram)
                 if column is not None:
                     counts[column] = counts.get(column, 0) + 1
@@ -70,6 +74,11 @@ class TextVectorizer:
         if not all_indices:
             return np.empty(0, dtype=np.int64), np.empty(0)
         return np.concatenate(all_indices), np.concatenate(all_values)
+
+
+def views(text: str) -> tuple[str, str]:
+    """What each of `TextVectorizer`'s unions reads: the whole text, and its instruction."""
+    return normalise(text), normalise(instruction(text))
 
 
 def normalise(text: str) -> str:

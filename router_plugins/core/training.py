@@ -10,7 +10,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from .classifier import LinearHead, TextVectorizer, UseCaseClassifier, normalise
+from .classifier import LinearHead, TextVectorizer, UseCaseClassifier, views
 from .follow_ups import FollowUp
 from .encoders import Encoder
 from .types import MODALITIES, Modality
@@ -35,6 +35,10 @@ class TrainingOptions:
 
 
 def fit_vectorizer(texts: Sequence[str]) -> TextVectorizer:
+    return TextVectorizer(*(_fit_union(column) for column in zip(*(views(text) for text in texts))))
+
+
+def _fit_union(texts: Sequence[str]) -> FeatureUnion:
     union = FeatureUnion(
         [
             # Character n-grams inside word boundaries carry every script and survive misspellings.
@@ -43,8 +47,7 @@ def fit_vectorizer(texts: Sequence[str]) -> TextVectorizer:
                                       token_pattern=r"(?u)\b\w+\b", dtype=np.float32)),
         ]
     )
-    union.fit([normalise(text) for text in texts])
-    return TextVectorizer(union)
+    return union.fit(texts)
 
 
 def modality_likelihood(
