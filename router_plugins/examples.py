@@ -13,7 +13,7 @@ from typing import TypeVar
 from .config import ConfigError, RoutingConfig
 from .core.follow_ups import FollowUp
 from .core.training import Example
-from .core.types import Modality
+from .core.types import Modality, SessionContext
 
 T = TypeVar("T")
 
@@ -107,11 +107,16 @@ def follow_ups_of(conversations: list[Conversation]) -> list[FollowUp]:
     follow_ups = []
     for conversation in conversations:
         history = [conversation.turns[0].use_case]
+        turns_on_current = 1
         for turn in conversation.turns[1:]:
             previous = history[-2] if len(history) >= 2 else None
-            follow_ups.append(FollowUp(turn.query, turn.modality, history[-1], previous, turn.use_case))
+            session = SessionContext(history[-1], previous, turns_on_current)
+            follow_ups.append(FollowUp(turn.query, turn.modality, session, turn.use_case))
             if turn.use_case != history[-1]:
                 history.append(turn.use_case)
+                turns_on_current = 1
+            else:
+                turns_on_current += 1
     return follow_ups
 
 

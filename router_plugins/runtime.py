@@ -14,10 +14,11 @@ import redis.asyncio as aioredis
 
 from .config import RoutingConfig, check_master_key, load_config_file, parse_routing_config
 from .core import classifier as classifier_module
-from .core import follow_ups, training
+from .core import follow_ups, passages, training
 from .core.classifier import UseCaseClassifier
 from .core.encoders import Encoder, build_encoder
 from .core.training import TrainingOptions, fit_classifier
+from .core.types import SessionContext
 from .embedding_cache import cached_embeddings
 from .examples import load_examples, load_follow_ups
 from .health import EndpointHealthMonitor
@@ -97,7 +98,7 @@ def build_classifier(config: RoutingConfig, base_dir: Path) -> UseCaseClassifier
         temporary.replace(path)  # atomic: workers starting together never read half a file
     # Warm every head so the first request pays no lazy initialisation.
     classifier.classify("warm up")
-    classifier.read_follow_up("warm up", None, config.default_use_case, None)
+    classifier.read_follow_up("warm up", None, SessionContext(config.default_use_case, None, 1))
     if encoder is not None:
         encoder.encode(["warm up"])
     return classifier
@@ -116,7 +117,10 @@ def _fingerprint(config: RoutingConfig, data: list, options: TrainingOptions, en
         repr(config.classifier.min_confidence),
         sklearn.__version__,
         # A change to the fitting or prediction code invalidates what it fitted.
-        *(Path(module.__file__).read_text(encoding="utf-8") for module in (training, classifier_module, follow_ups)),
+        *(
+            Path(module.__file__).read_text(encoding="utf-8")
+            for module in (training, classifier_module, follow_ups, passages)
+        ),
     ):
         digest.update(part.encode("utf-8"))
         digest.update(b"\0")

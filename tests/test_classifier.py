@@ -11,7 +11,7 @@ import pytest
 from router_plugins.config import load_config_file, parse_routing_config
 from router_plugins.core.classifier import UseCaseClassifier
 from router_plugins.core.encoders import SentenceTransformerEncoder, build_encoder, resolve_model_path
-from router_plugins.core.types import Modality
+from router_plugins.core.types import Modality, SessionContext
 from router_plugins.embedded import DEFAULT_CONFIG, REPO_ROOT
 from router_plugins.evaluation import evaluate, shortfalls
 from router_plugins.examples import read_examples_file
@@ -170,5 +170,5 @@ def test_single_query_features_equal_scikit_learns(classifier: UseCaseClassifier
 def test_a_follow_up_is_read_against_its_session(
     classifier: UseCaseClassifier, text: str, modality: Modality, current: str, expected: str
 ) -> None:
-    probabilities = classifier.read_follow_up(text, modality, current, None)
+    probabilities = classifier.read_follow_up(text, modality, SessionContext(current, None, 2))
     assert max(probabilities, key=probabilities.get) == expected

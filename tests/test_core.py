@@ -7,7 +7,7 @@ import pytest
 from router_plugins.core.catalog import UseCaseCatalog
 from router_plugins.core.passages import instruction
 from router_plugins.core.policy import NoModelForUseCase, decide, next_session_state, policy_for
-from router_plugins.core.types import Classification, Modality, RoutingMode, SessionState
+from router_plugins.core.types import Classification, Modality, RoutingMode, SessionContext, SessionState
 
 DEPLOYMENTS = [
     {"model_name": "text-model", "litellm_params": {"api_base": "http://a/v1"}, "model_info": {"use_cases": ["agent"]}},
@@ -140,9 +140,12 @@ def test_session_history_records_switches_and_keeps_the_last_media() -> None:
     follow_up = decide(state, Modality.TEXT, REALTIME, quick(multimodal=1.0), classifier_returning("agent")[0], CATALOG)
     state = next_session_state(state, "s1", follow_up, Modality.TEXT, None, 2.0)
     assert (state.history, state.modality, state.last_accessed) == (("multimodal",), Modality.IMAGE, 2.0)
+    assert state.context == SessionContext("multimodal", None, 2)
     switch = decide(state, Modality.VIDEO, REALTIME, quick(video=1.0), classifier_returning("video")[0], CATALOG)
     state = next_session_state(state, "s1", switch, Modality.VIDEO, None, 3.0)
     assert (state.history, state.previous_use_case, state.use_case) == (("multimodal", "video"), "multimodal", "video")
+    # The follow-up head reads the switch as the start of the session's time on its new use case.
+    assert state.context == SessionContext("video", "multimodal", 1)
 
 
 @pytest.mark.parametrize(

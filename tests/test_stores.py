@@ -33,7 +33,7 @@ def state(session_id: str = "abc123", **changes: object) -> SessionState:
     fields = dict(
         session_id=session_id, use_case="agent", model="m", endpoint="http://x/v1", confidence=0.9,
         modality=Modality.TEXT, request_count=0, created_at=1.0, last_accessed=2.0, user_id="u1",
-        history=("multimodal", "agent"),
+        history=("multimodal", "agent"), turns_on_use_case=3,
     )
     fields.update(changes)
     return SessionState(**fields)
@@ -61,9 +61,19 @@ def test_redis_session_record_holds_no_query_text(prefix: str) -> None:
     stored = redis.Redis.from_url(REDIS_URL, decode_responses=True).hgetall(f"{prefix}session:abc123")
     assert set(stored) == {
         "use_case", "model", "endpoint", "confidence", "modality", "request_count",
-        "created_at", "last_accessed", "user_id", "history",
+        "created_at", "last_accessed", "user_id", "history", "turns_on_use_case",
     }
     assert stored["history"] == "multimodal,agent"
+
+
+def test_redis_session_written_before_turns_on_use_case_existed_still_loads(prefix: str) -> None:
+    # A rolling upgrade meets records an older router wrote: the turn count stands in for the tenure.
+    run(RedisSessionStore(connect(REDIS_URL), 100, prefix).record_turn(state(history=("agent",))))
+    client = redis.Redis.from_url(REDIS_URL)
+    client.hdel(f"{prefix}session:abc123", "turns_on_use_case")
+    client.hset(f"{prefix}session:abc123", "request_count", 5)
+    loaded = run(RedisSessionStore(connect(REDIS_URL), 100, prefix).get("abc123"))
+    assert loaded is not None and loaded.context.turns_on_current == 5
 
 
 def test_redis_session_delete(prefix: str) -> None:

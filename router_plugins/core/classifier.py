@@ -17,7 +17,7 @@ from scipy import sparse
 from .encoders import Encoder
 from .follow_ups import context_width, follow_up_features
 from .passages import instruction
-from .types import MODALITIES, Classification, Modality
+from .types import MODALITIES, Classification, Modality, SessionContext
 
 
 class TextVectorizer:
@@ -161,23 +161,23 @@ class UseCaseClassifier:
         return Classification(self.use_cases[best], confidence, scores)
 
     def read_follow_up(
-        self, text: str, modality: Modality | None, current: str, previous: str | None
+        self, text: str, modality: Modality | None, session: SessionContext
     ) -> dict[str, float] | None:
-        """P(use case) of a turn in a session now on `current` (`previous` before its last switch), from
-        the follow-up head: one pass over the n-grams. None without a follow-up head."""
+        """P(use case) of a turn in `session`, from the follow-up head: one pass over the n-grams. None
+        without a follow-up head."""
         if self._follow_up_head is None:
             return None
-        features = self.follow_up_features(text, modality, current, previous)
+        features = self.follow_up_features(text, modality, session)
         return dict(zip(self.use_cases, self._follow_up_head.ngram_probabilities(features).tolist()))
 
     def follow_up_features(
-        self, text: str, modality: Modality | None, current: str, previous: str | None
+        self, text: str, modality: Modality | None, session: SessionContext
     ) -> tuple[np.ndarray, np.ndarray]:
         """What the follow-up head reads (`follow_ups.follow_up_features`), as sparse columns and values."""
         ngrams = self._vectorizer.features(text)
         scores = self.with_prior(self._ngram_head.ngram_probabilities(ngrams), modality)
         return follow_up_features(
-            ngrams, self._vectorizer.width, scores, self.use_cases, current, previous, modality, text
+            ngrams, self._vectorizer.width, scores, self.use_cases, session, modality, text
         )
 
     @property

@@ -141,7 +141,7 @@ def decide_turn(
         session,
         modality,
         policy,
-        lambda state: classifier.read_follow_up(text, modality, state.use_case, state.previous_use_case),
+        lambda state: classifier.read_follow_up(text, modality, state.context),
         lambda prior: classifier.classify(text, modality, prior),
         catalog,
     )
@@ -170,10 +170,13 @@ def next_session_state(
             last_accessed=now,
             user_id=user_id,
             history=(decision.use_case,),
+            turns_on_use_case=1,
         )
     history = session.history
+    turns_on_use_case = session.turns_on_use_case + 1
     if decision.use_case != session.use_case:
         history = (*history, decision.use_case)[-HISTORY_LENGTH:]
+        turns_on_use_case = 1
     return replace(
         session,
         use_case=decision.use_case,
@@ -183,4 +186,5 @@ def next_session_state(
         modality=modality if attached else session.modality,
         last_accessed=now,
         history=history,
+        turns_on_use_case=turns_on_use_case,
     )

@@ -128,12 +128,12 @@ def fit_follow_up_head(
     from scipy import sparse
 
     use_cases = list(classifier.use_cases)
-    rows = [classifier.follow_up_features(turn.text, turn.modality, turn.current, turn.previous) for turn in follow_ups]
+    rows = [classifier.follow_up_features(turn.text, turn.modality, turn.session) for turn in follow_ups]
     pointers = np.cumsum([0] + [len(columns) for columns, _ in rows])
     features = sparse.csr_matrix(
         (np.concatenate([values for _, values in rows]), np.concatenate([columns for columns, _ in rows]), pointers),
         shape=(len(rows), classifier.follow_up_width),
     )
     labels = np.array([use_cases.index(turn.use_case) for turn in follow_ups])
-    weights = np.array([switch_weight if turn.use_case != turn.current else 1.0 for turn in follow_ups])
+    weights = np.array([switch_weight if turn.use_case != turn.session.current else 1.0 for turn in follow_ups])
     return _fit_head(features, labels, regularisation, weights)

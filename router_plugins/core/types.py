@@ -32,6 +32,15 @@ class Classification:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionContext:
+    """Where a session stands when a turn arrives: what the follow-up head reads besides the turn."""
+
+    current: str  # the session's use case
+    previous: str | None  # the one before its last switch
+    turns_on_current: int  # turns the session has spent on `current`, the one that switched to it included
+
+
+@dataclass(frozen=True, slots=True)
 class SessionState:
     """What a session remembers between turns. Never holds query or answer text."""
 
@@ -47,11 +56,16 @@ class SessionState:
     user_id: str | None = None
     # The session's use cases in the order it switched to them (bounded): never any text.
     history: tuple[str, ...] = ()
+    turns_on_use_case: int = 1  # turns since the last switch (or the first turn), that turn included
 
     @property
     def previous_use_case(self) -> str | None:
         """The use case before the latest switch: where the end of an excursion returns."""
         return self.history[-2] if len(self.history) >= 2 else None
+
+    @property
+    def context(self) -> SessionContext:
+        return SessionContext(self.use_case, self.previous_use_case, self.turns_on_use_case)
 
     def visible_to(self, user_id: str | None) -> bool:
         """A session created with a user_id belongs to that user; to anyone else it does not exist."""

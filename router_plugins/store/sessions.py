@@ -125,5 +125,7 @@ def _decode(session_id: str, fields: dict[str, str]) -> SessionState:
         last_accessed=float(fields["last_accessed"]),
         user_id=fields.get("user_id") or None,
         history=tuple(filter(None, fields.get("history", "").split(","))),
+        # Records written before the field existed: exact for the many sessions that never switched.
+        turns_on_use_case=int(fields.get("turns_on_use_case") or fields["request_count"]),
     )
 
