@@ -6,8 +6,8 @@ request (`agent`), though in a video or chart session they continue the same tas
 head is a multinomial logistic regression fitted on labelled conversations: it reads the turn's n-grams
 and length, the standalone classifier's n-gram scores, the session's current and previous use cases
 (and their interaction with the scores) and how many turns it has spent on the current one, and gives
-the turn's use case. It reuses the features the n-gram
-head already computed, so reading a follow-up costs a fraction of a millisecond.
+the turn's use case. It reuses the features the n-gram head already computed, so reading a follow-up
+costs a fraction of a millisecond.
 """
 
 from __future__ import annotations

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import re
 
-# A quoted span of at least a few words: opened after a space, colon or dash (so "don't" and "it's" are
-# not quotes) and closed before a space or punctuation. Quotes in every script are typed as ASCII or
-# typographic quotes.
-_QUOTED = re.compile(
-    r"""(?:(?<=^)|(?<=[\s:：(\-—]))['"‘“«„](?=\S)[^"“”«»„]{8,}?['"’”»](?=$|[\s.,!?;:)।\-—])"""
-)
+# A quoted span of 8 or more characters, opened at the start or after a space, colon or dash (so "don't"
+# and "it's" are not quotes) and closed before a space or punctuation. Every script's users type ASCII
+# or typographic quotes.
+_QUOTED = re.compile(r"""(?:^|(?<=[\s:：(\-—]))['"‘“«„](?=\S)[^"“”«»„]{8,}?['"’”»](?=$|[\s.,!?;:)।\-—])""")
 # Otherwise, three or more words after a colon: "ही गोष्ट मोठ्याने वाच: एका गावात एक हुशार कावळा होता."
 _AFTER_COLON = re.compile(r"[:：]\s*\S+(?:\s+\S+){2,}.*$", re.S)
 
