@@ -106,17 +106,10 @@ def load_follow_ups(config: RoutingConfig, base_dir: Path) -> list[FollowUp]:
 def follow_ups_of(conversations: list[Conversation]) -> list[FollowUp]:
     follow_ups = []
     for conversation in conversations:
-        history = [conversation.turns[0].use_case]
-        turns_on_current = 1
+        session = SessionContext(conversation.turns[0].use_case, None, 1)
         for turn in conversation.turns[1:]:
-            previous = history[-2] if len(history) >= 2 else None
-            session = SessionContext(history[-1], previous, turns_on_current)
             follow_ups.append(FollowUp(turn.query, turn.modality, session, turn.use_case))
-            if turn.use_case != history[-1]:
-                history.append(turn.use_case)
-                turns_on_current = 1
-            else:
-                turns_on_current += 1
+            session = session.followed_by(turn.use_case)
     return follow_ups
 
 

@@ -173,10 +173,8 @@ def next_session_state(
             turns_on_use_case=1,
         )
     history = session.history
-    turns_on_use_case = session.turns_on_use_case + 1
     if decision.use_case != session.use_case:
         history = (*history, decision.use_case)[-HISTORY_LENGTH:]
-        turns_on_use_case = 1
     return replace(
         session,
         use_case=decision.use_case,
@@ -186,5 +184,5 @@ def next_session_state(
         modality=modality if attached else session.modality,
         last_accessed=now,
         history=history,
-        turns_on_use_case=turns_on_use_case,
+        turns_on_use_case=session.context.followed_by(decision.use_case).turns_on_current,
     )

@@ -39,6 +39,12 @@ class SessionContext:
     previous: str | None  # the one before its last switch
     turns_on_current: int  # turns the session has spent on `current`, the one that switched to it included
 
+    def followed_by(self, use_case: str) -> SessionContext:
+        """Where the session stands after a turn on `use_case`: the one rule for training and serving."""
+        if use_case == self.current:
+            return SessionContext(self.current, self.previous, self.turns_on_current + 1)
+        return SessionContext(use_case, self.current, 1)
+
 
 @dataclass(frozen=True, slots=True)
 class SessionState:
