@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from router_plugins.config import load_config_file, parse_routing_config
-from router_plugins.core.classifier import UseCaseClassifier
+from router_plugins.core.classifier import FollowUpHead, LinearHead, UseCaseClassifier
 from router_plugins.core.encoders import SentenceTransformerEncoder, build_encoder, resolve_model_path
+from router_plugins.core.training import _fit_head
 from router_plugins.core.types import Modality, SessionContext
 from router_plugins.embedded import DEFAULT_CONFIG, REPO_ROOT
 from router_plugins.evaluation import evaluate, shortfalls
@@ -172,3 +173,41 @@ def test_a_follow_up_is_read_against_its_session(
 ) -> None:
     probabilities = classifier.read_follow_up(text, modality, SessionContext(current, None, 2))
     assert max(probabilities, key=probabilities.get) == expected
+
+
+def head(*biases: float) -> LinearHead:
+    """A head that ignores the text: its probabilities are softmax(biases)."""
+    return LinearHead(weights=np.zeros((len(biases), 1), dtype=np.float32), bias=np.array(biases, dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    ("moves", "current", "expected"),
+    [
+        ((0.0, 0.0, 0.0, 6.0), 1, 1),  # "stays" goes to whichever use case the session is on
+        ((0.0, 0.0, 0.0, 6.0), 2, 2),
+        ((6.0, 0.0, 0.0, 0.0), 1, 0),  # leaves for use case 0
+    ],
+)
+def test_the_follow_up_head_reads_staying_as_the_sessions_use_case(
+    moves: tuple[float, ...], current: int, expected: int
+) -> None:
+    follow_up = FollowUpHead(use_cases=head(0.0, 0.0, 0.0), moves=head(*moves))
+    probabilities = follow_up.probabilities((np.array([0]), np.array([1.0])), current)
+    assert probabilities.argmax() == expected
+    assert probabilities.sum() == pytest.approx(1.0)
+
+
+def test_leaving_for_the_sessions_own_use_case_counts_for_nothing() -> None:
+    # Never a label, so whatever mass the moves head puts there is dropped, not read as staying.
+    follow_up = FollowUpHead(use_cases=head(0.0, 0.0, 0.0), moves=head(0.0, 9.0, 0.0, 0.0))
+    probabilities = follow_up.probabilities((np.array([0]), np.array([1.0])), 1)
+    np.testing.assert_allclose(probabilities, [1 / 3, 1 / 3, 1 / 3], rtol=1e-5)
+
+
+def test_a_head_keeps_every_class_when_the_data_lacks_some() -> None:
+    features = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    two_of_four = _fit_head(features, np.array([0, 0, 2, 2]), 4, 10.0)
+    assert two_of_four.weights.shape == (4, 2)
+    probabilities = two_of_four.dense_probabilities(np.array([1.0, 0.0]))
+    assert probabilities.argmax() == 0 and probabilities[1] < 1e-6 and probabilities[3] < 1e-6
+    assert two_of_four.dense_probabilities(np.array([0.0, 1.0])).argmax() == 2

@@ -101,6 +101,27 @@ class LinearHead:
         return _softmax(self.weights @ features + self.bias)
 
 
+@dataclass(frozen=True, slots=True)
+class FollowUpHead:
+    """Two readings of a follow-up from the same features, combined by their geometric mean.
+    `use_cases` gives the turn's use case. `moves` gives "stays" (its last class) or the use case the
+    turn leaves for: its weights for staying are shared by every use case, so "again" or "shorter"
+    learn to keep any session where it is, which `use_cases`, whose weights belong to one use case
+    each, can only learn once per use case."""
+
+    use_cases: LinearHead  # (n classes)
+    moves: LinearHead  # (n + 1 classes: leaves for each use case, then stays)
+
+    def probabilities(self, features: tuple[np.ndarray, np.ndarray], current: int) -> np.ndarray:
+        by_use_case = self.use_cases.ngram_probabilities(features)
+        moves = self.moves.ngram_probabilities(features)
+        # "Leaves for the current use case" is never a label: its mass is dropped, and staying takes its place.
+        by_move = moves[:-1].copy()
+        by_move[current] = moves[-1]
+        combined = np.sqrt(by_use_case * by_move / by_move.sum())
+        return combined / combined.sum()
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max())
     return shifted / shifted.sum()
@@ -119,7 +140,7 @@ class UseCaseClassifier:
         embedding_head: LinearHead | None = None,
         embedding_weight: float = 1.0,
         cascade_threshold: float = 1.0,
-        follow_up_head: LinearHead | None = None,
+        follow_up_head: FollowUpHead | None = None,
     ) -> None:
         self.use_cases = tuple(use_cases)
         self.encoder = encoder
@@ -168,7 +189,8 @@ class UseCaseClassifier:
         if self._follow_up_head is None:
             return None
         features = self.follow_up_features(text, modality, session)
-        return dict(zip(self.use_cases, self._follow_up_head.ngram_probabilities(features).tolist()))
+        current = self.use_cases.index(session.current)
+        return dict(zip(self.use_cases, self._follow_up_head.probabilities(features, current).tolist()))
 
     def follow_up_features(
         self, text: str, modality: Modality | None, session: SessionContext
@@ -184,7 +206,7 @@ class UseCaseClassifier:
     def follow_up_width(self) -> int:
         return self._vectorizer.width + context_width(self.use_cases)
 
-    def attach_follow_up_head(self, head: LinearHead) -> None:
+    def attach_follow_up_head(self, head: FollowUpHead) -> None:
         self._follow_up_head = head
 
     def ngram_probabilities(self, text: str) -> np.ndarray:

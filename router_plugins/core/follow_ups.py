@@ -3,10 +3,10 @@
 A classifier of standalone requests reads "और छोटा करो" or "which quarter was the worst" as a text
 request (`agent`), though in a video or chart session they continue the same task; and it cannot tell
 "write a LinkedIn post from it" (a new task) from "shorter, and in English" (a follow-up). The follow-up
-head is a multinomial logistic regression fitted on labelled conversations: it reads the turn's n-grams
-and length, the standalone classifier's n-gram scores, the session's current and previous use cases
-(and their interaction with the scores) and how many turns it has spent on the current one, and gives
-the turn's use case. It reuses the features the n-gram head already computed, so reading a follow-up
+head (`classifier.FollowUpHead`) is fitted on labelled conversations: it reads the turn's n-grams and
+length, the standalone classifier's n-gram scores, the session's current and previous use cases (and
+their interaction with the scores) and how many turns it has spent on the current one, and gives the
+turn's use case. It reuses the features the n-gram head already computed, so reading a follow-up
 costs a fraction of a millisecond.
 """
 

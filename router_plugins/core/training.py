@@ -10,7 +10,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from .classifier import LinearHead, TextVectorizer, UseCaseClassifier, views
+from .classifier import FollowUpHead, LinearHead, TextVectorizer, UseCaseClassifier, views
 from .follow_ups import FollowUp
 from .encoders import Encoder
 from .types import MODALITIES, Modality
@@ -87,10 +87,10 @@ def fit_classifier(
     texts = [example.query for example in examples]
     labels = np.array([use_cases.index(example.use_case) for example in examples])
     vectorizer = fit_vectorizer(texts)
-    ngram_head = _fit_head(vectorizer.transform(texts), labels, options.regularisation)
+    ngram_head = _fit_head(vectorizer.transform(texts), labels, len(use_cases), options.regularisation)
     embedding_head = None
     if encoder is not None and embeddings is not None:
-        embedding_head = _fit_head(embeddings, labels, options.regularisation)
+        embedding_head = _fit_head(embeddings, labels, len(use_cases), options.regularisation)
     classifier = UseCaseClassifier(
         use_cases,
         vectorizer,
@@ -111,20 +111,27 @@ def fit_classifier(
 
 
 def _fit_head(
-    features, labels: np.ndarray, regularisation: float, sample_weight: np.ndarray | None = None
+    features, labels: np.ndarray, classes: int, regularisation: float, sample_weight: np.ndarray | None = None
 ) -> LinearHead:
+    """Softmax weights for labels 0..classes-1; a class no row has gets a bias that keeps it out."""
     model = LogisticRegression(C=regularisation, max_iter=5000)
     model.fit(features, labels, sample_weight=sample_weight)
-    return LinearHead(weights=np.asarray(model.coef_, dtype=np.float32), bias=model.intercept_.astype(np.float32))
+    coef, intercept = np.asarray(model.coef_), np.asarray(model.intercept_)
+    if len(model.classes_) == 2:  # scikit-learn fits one logit for two classes: softmax over (0, it)
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+    weights = np.zeros((classes, coef.shape[1]), dtype=np.float32)
+    bias = np.full(classes, -50.0, dtype=np.float32)
+    weights[model.classes_], bias[model.classes_] = coef, intercept
+    return LinearHead(weights=weights, bias=bias)
 
 
 def fit_follow_up_head(
     classifier: UseCaseClassifier, follow_ups: Sequence[FollowUp], regularisation: float, switch_weight: float
-) -> LinearHead:
-    """Multinomial logistic regression from a turn in its session (features: `follow_up_features`) to
-    the turn's use case, fitted on labelled conversations with their true session state. Switches are
-    rare (one follow-up in six) and missing one costs more than a needless re-classification: they count
-    `switch_weight` times."""
+) -> FollowUpHead:
+    """Two multinomial logistic regressions from a turn in its session (features: `follow_up_features`),
+    fitted on labelled conversations with their true session state: one to the turn's use case, one to
+    "stays" or the use case it leaves for (`FollowUpHead`). Switches are rare (one follow-up in six) and
+    missing one costs more than a needless re-classification: they count `switch_weight` times."""
     from scipy import sparse
 
     use_cases = list(classifier.use_cases)
@@ -135,5 +142,10 @@ def fit_follow_up_head(
         shape=(len(rows), classifier.follow_up_width),
     )
     labels = np.array([use_cases.index(turn.use_case) for turn in follow_ups])
-    weights = np.array([switch_weight if turn.use_case != turn.session.current else 1.0 for turn in follow_ups])
-    return _fit_head(features, labels, regularisation, weights)
+    stays = np.array([turn.use_case == turn.session.current for turn in follow_ups])
+    weights = np.where(stays, 1.0, switch_weight)
+    return FollowUpHead(
+        use_cases=_fit_head(features, labels, len(use_cases), regularisation, weights),
+        moves=_fit_head(features, np.where(stays, len(use_cases), labels), len(use_cases) + 1, regularisation, weights),
+    )
+
