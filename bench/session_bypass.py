@@ -9,7 +9,6 @@ the labelled one before it. Prints p50/p90/p99 per decision over repeated runs."
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import time
 import uuid
@@ -85,4 +84,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    import uvloop
+
+    # The proxy's uvicorn serves on uvloop (installed with the router), so the session read is timed on it.
+    uvloop.run(main())

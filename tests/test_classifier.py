@@ -177,7 +177,7 @@ def test_a_follow_up_is_read_against_its_session(
 
 def head(*biases: float) -> LinearHead:
     """A head that ignores the text: its probabilities are softmax(biases)."""
-    return LinearHead(weights=np.zeros((len(biases), 1), dtype=np.float32), bias=np.array(biases, dtype=np.float32))
+    return LinearHead(weights=np.zeros((1, len(biases)), dtype=np.float32), bias=np.array(biases, dtype=np.float32))
 
 
 @pytest.mark.parametrize(
@@ -207,7 +207,7 @@ def test_leaving_for_the_sessions_own_use_case_counts_for_nothing() -> None:
 def test_a_head_keeps_every_class_when_the_data_lacks_some() -> None:
     features = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
     two_of_four = _fit_head(features, np.array([0, 0, 2, 2]), 4, 10.0)
-    assert two_of_four.weights.shape == (4, 2)
+    assert two_of_four.weights.shape == (2, 4)
     probabilities = two_of_four.dense_probabilities(np.array([1.0, 0.0]))
     assert probabilities.argmax() == 0 and probabilities[1] < 1e-6 and probabilities[3] < 1e-6
     assert two_of_four.dense_probabilities(np.array([0.0, 1.0])).argmax() == 2

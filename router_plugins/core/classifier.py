@@ -87,18 +87,20 @@ def normalise(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class LinearHead:
-    """Multinomial logistic regression: probabilities = softmax(W·x + b)."""
+    """Multinomial logistic regression: probabilities = softmax(x·W + b)."""
 
-    weights: np.ndarray  # (classes, features)
+    # (features, classes): a query's few n-grams gather one contiguous row each, a cache line or two,
+    # where a (classes, features) layout would touch one line per class for every n-gram.
+    weights: np.ndarray
     bias: np.ndarray  # (classes,)
 
     def ngram_probabilities(self, ngrams: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """`ngrams` as `TextVectorizer.features` gives them: sparse columns and values."""
         columns, values = ngrams
-        return _softmax(self.weights[:, columns] @ values + self.bias)
+        return _softmax(values @ self.weights[columns] + self.bias)
 
     def dense_probabilities(self, features: np.ndarray) -> np.ndarray:
-        return _softmax(self.weights @ features + self.bias)
+        return _softmax(features @ self.weights + self.bias)
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,9 +119,9 @@ def _fit_head(
     coef, intercept = np.asarray(model.coef_), np.asarray(model.intercept_)
     if len(model.classes_) == 2:  # scikit-learn fits one logit for two classes: softmax over (0, it)
         coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
-    weights = np.zeros((classes, coef.shape[1]), dtype=np.float32)
+    weights = np.zeros((coef.shape[1], classes), dtype=np.float32)  # LinearHead's layout
     bias = np.full(classes, -50.0, dtype=np.float32)
-    weights[model.classes_], bias[model.classes_] = coef, intercept
+    weights[:, model.classes_], bias[model.classes_] = coef.T, intercept
     return LinearHead(weights=weights, bias=bias)
 
 
