@@ -106,10 +106,10 @@ class LinearHead:
 @dataclass(frozen=True, slots=True)
 class FollowUpHead:
     """Two readings of a follow-up from the same features, combined by their geometric mean.
-    `use_cases` gives the turn's use case. `moves` gives "stays" (its last class) or the use case the
-    turn leaves for: its weights for staying are shared by every use case, so "again" or "shorter"
-    learn to keep any session where it is, which `use_cases`, whose weights belong to one use case
-    each, can only learn once per use case."""
+    `use_cases` gives the turn's use case; its weights belong to one use case each, so a word that
+    keeps any session ("again", "shorter") is learnt once per use case. `moves` gives "stays" (its
+    last class) or the use case the turn leaves for; its weights for staying are shared by every use
+    case, so such a word is learnt once for all of them."""
 
     use_cases: LinearHead  # (n classes)
     moves: LinearHead  # (n + 1 classes: leaves for each use case, then stays)

@@ -144,8 +144,8 @@ def fit_follow_up_head(
     labels = np.array([use_cases.index(turn.use_case) for turn in follow_ups])
     stays = np.array([turn.use_case == turn.session.current for turn in follow_ups])
     weights = np.where(stays, 1.0, switch_weight)
+    moves = np.where(stays, len(use_cases), labels)  # the last class: stays
     return FollowUpHead(
         use_cases=_fit_head(features, labels, len(use_cases), regularisation, weights),
-        moves=_fit_head(features, np.where(stays, len(use_cases), labels), len(use_cases) + 1, regularisation, weights),
+        moves=_fit_head(features, moves, len(use_cases) + 1, regularisation, weights),
     )
-
