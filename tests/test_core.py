@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from router_plugins.core.catalog import UseCaseCatalog
+from router_plugins.core.direction import SPEECH_TO_TEXT, TEXT_TO_SPEECH, direction_marker
 from router_plugins.core.passages import instruction
 from router_plugins.core.policy import NoModelForUseCase, decide, next_session_state, policy_for
 from router_plugins.core.types import Classification, Modality, RoutingMode, SessionContext, SessionState
@@ -163,3 +164,21 @@ def test_session_history_records_switches_and_keeps_the_last_media() -> None:
 )
 def test_the_instruction_leaves_out_a_quoted_or_after_colon_passage(text: str, expected: str) -> None:
     assert " ".join(instruction(text).split()) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("convert this text to speech", TEXT_TO_SPEECH),
+        ("टेक्स्ट को ऑडियो बना दो", TEXT_TO_SPEECH),
+        ("kannada text voice aagi beku", TEXT_TO_SPEECH),
+        ("i'll send a voice note, write it out as text", SPEECH_TO_TEXT),
+        ("ಧ್ವನಿಯನ್ನು ಪಠ್ಯವಾಗಿ ಪರಿವರ್ತಿಸಿ", SPEECH_TO_TEXT),
+        ("ऑडियो को टेक्स्ट में बदलो", SPEECH_TO_TEXT),
+        # Only one side named: no direction to read.
+        ("write a poem about the sea", ""),
+        ("read this aloud in a deep voice", ""),
+    ],
+)
+def test_the_direction_marker_follows_which_side_is_named_first(text: str, expected: str) -> None:
+    assert direction_marker(text) == expected

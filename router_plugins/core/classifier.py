@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from .direction import direction_marker
 from .encoders import Encoder
 from .follow_ups import context_width, follow_up_features
 from .passages import instruction
@@ -77,8 +78,11 @@ class TextVectorizer:
 
 
 def views(text: str) -> tuple[str, str]:
-    """What each of `TextVectorizer`'s unions reads: the whole text, and its instruction."""
-    return normalise(text), normalise(instruction(text))
+    """What each of `TextVectorizer`'s unions reads: the whole text with its direction marker
+    (`direction.direction_marker`), and its instruction."""
+    whole = normalise(text)
+    marker = direction_marker(whole)
+    return (f"{whole} {marker}" if marker else whole), normalise(instruction(text))
 
 
 def normalise(text: str) -> str:
