@@ -178,6 +178,8 @@ def test_the_instruction_leaves_out_a_quoted_or_after_colon_passage(text: str, e
         # Only one side named: no direction to read.
         ("write a poem about the sea", ""),
         ("read this aloud in a deep voice", ""),
+        ("make an mp3 of this text", TEXT_TO_SPEECH),
+        ("generate subtitles from this audio", SPEECH_TO_TEXT),
     ],
 )
 def test_the_direction_marker_follows_which_side_is_named_first(text: str, expected: str) -> None:

@@ -1,8 +1,8 @@
 """Which way a conversion goes: "text to speech" and "speech to text" share every word, and n-grams
-without order cannot tell them apart. The source is named first in English ("text to audio") and in
-the Indian languages' object-first sentences ("टेक्स्ट को ऑडियो बना दो", "ಧ್ವನಿಯನ್ನು ಪಠ್ಯವಾಗಿ
-ಪರಿವರ್ತಿಸಿ"), so the order of the first speech word and the first text word is one cue, shared by every
-language, that the classifier learns to weigh."""
+without order cannot tell them apart. The source is usually named first: in English ("text to audio",
+though "an mp3 of this text" names it last) and in the Indian languages' object-first sentences
+("टेक्स्ट को ऑडियो बना दो", "ಧ್ವನಿಯನ್ನು ಪಠ್ಯವಾಗಿ ಪರಿವರ್ತಿಸಿ"). The order of the first speech word and
+the first text word is one cue, shared by every language, that the classifier learns to weigh."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ _TEXT = (
     "ਟੈਕਸਟ", "ਲਿਖ",
     "likh", "likhke", "lekh",
 )
+_SOURCE_FOLLOWS = frozenset({"of", "from"})
 TEXT_TO_SPEECH = "ǂǂ"
 SPEECH_TO_TEXT = "ǁǁ"
 
@@ -57,4 +58,8 @@ def direction_marker(normalised: str) -> str:
     speech, text = _first(words, _SPEECH), _first(words, _TEXT)
     if speech is None or text is None or speech == text:
         return ""
-    return TEXT_TO_SPEECH if text < speech else SPEECH_TO_TEXT
+    text_first = text < speech
+    # "of" or "from" between them puts the source second: "an mp3 of this text", "subtitles from this audio".
+    if any(word in _SOURCE_FOLLOWS for word in words[min(speech, text) + 1 : max(speech, text)]):
+        text_first = not text_first
+    return TEXT_TO_SPEECH if text_first else SPEECH_TO_TEXT
