@@ -87,7 +87,7 @@ class SessionSpec(_Strict):
     conversations: tuple[str, ...] = ()
     # A follow-up stays on the session's model when the follow-up head gives the session's use case at
     # least this share of its probability. Fitted by eval/tune_sessions.py.
-    stay_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.8
+    stay_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
     # Inverse L2 strength of the follow-up head (scikit-learn's C).
     regularisation: Annotated[float, Field(gt=0.0)] = 30.0
     # How much a follow-up that switches use case counts in the head's fit (switches are rare).

@@ -19,7 +19,7 @@ from router_plugins.session_evaluation import replay, session_shortfalls
 
 HOLDOUT = REPO_ROOT / "eval" / "conversations_holdout.jsonl"
 # Holds the line at the level reached (BENCHMARKS.md); goals 0.97, 0.85, 0.95: issue 4 is still open.
-REALTIME_FLOORS = (0.965, 0.97, 0.88)
+REALTIME_FLOORS = (0.97, 0.97, 0.92)
 
 
 @pytest.fixture(scope="module")
