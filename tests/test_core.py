@@ -175,11 +175,12 @@ def test_the_instruction_leaves_out_a_quoted_or_after_colon_passage(text: str, e
         ("i'll send a voice note, write it out as text", SPEECH_TO_TEXT),
         ("ಧ್ವನಿಯನ್ನು ಪಠ್ಯವಾಗಿ ಪರಿವರ್ತಿಸಿ", SPEECH_TO_TEXT),
         ("ऑडियो को टेक्स्ट में बदलो", SPEECH_TO_TEXT),
+        # "of" or "from" between the two names the source second.
+        ("make an mp3 of this text", TEXT_TO_SPEECH),
+        ("generate subtitles from this audio", SPEECH_TO_TEXT),
         # Only one side named: no direction to read.
         ("write a poem about the sea", ""),
         ("read this aloud in a deep voice", ""),
-        ("make an mp3 of this text", TEXT_TO_SPEECH),
-        ("generate subtitles from this audio", SPEECH_TO_TEXT),
     ],
 )
 def test_the_direction_marker_follows_which_side_is_named_first(text: str, expected: str) -> None:

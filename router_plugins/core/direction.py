@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import unicodedata
 
-# Word stems, matched at the start of a word.
-_SPEECH = (
+
+def _decomposed(words: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(unicodedata.normalize("NFD", word) for word in words)
+
+
+# Word stems, matched at the start of a word. Users type "ਆਵਾਜ਼" and "आवाज़" with the nukta as its own
+# sign or precomposed: stems and text are both read decomposed.
+_SPEECH = _decomposed((
     "audio", "voice", "speech", "spoken", "sound", "mp3", "wav", "awaaz", "awaz", "aawaz", "awaj",
     "ऑडियो", "ओडियो", "आवाज", "ध्वनि", "वॉइस", "वॉयस", "स्पीच", "बोल",
     "ஆடியோ", "குரல்", "பேச்ச", "பேசி", "ஒலி", "வாய்ஸ்",
@@ -19,10 +25,10 @@ _SPEECH = (
     "ಆಡಿಯೋ", "ಆಡಿಯೊ", "ಧ್ವನಿ", "ವಾಯ್ಸ್", "ಸ್ವರ", "ದನಿ",
     "ഓഡിയോ", "ശബ്ദ", "വോയ്സ്", "സംസാര",
     "ਆਡੀਓ", "ਆਵਾਜ", "ਅਵਾਜ", "ਵੌਇਸ", "ਬੋਲ",
-)
-_TEXT = (
+))
+_TEXT = _decomposed((
     "text", "written", "transcript", "subtitle", "caption", "typed",
-    "टेक्स्ट", "लिख", "लेख", "मजकूर", "लिहू", "लिहि", "लिखि",
+    "टेक्स्ट", "लिख", "लेख", "मजकूर", "लिहू", "लिहि",
     "எழுத்", "உரை", "டெக்ஸ்ட்",
     "టెక్స్ట్", "అక్షర", "రాత", "రాసి",
     "লেখা", "টেক্সট", "লিখ",
@@ -30,19 +36,11 @@ _TEXT = (
     "ಪಠ್ಯ", "ಬರಹ", "ಟೆಕ್ಸ್ಟ್", "ಬರೆ",
     "ടെക്സ്റ്റ്", "എഴുത്ത", "എഴുതി",
     "ਟੈਕਸਟ", "ਲਿਖ",
-    "likh", "likhke", "lekh",
-)
+    "likh", "lekh",
+))
 _SOURCE_FOLLOWS = frozenset({"of", "from"})
 TEXT_TO_SPEECH = "ǂǂ"
 SPEECH_TO_TEXT = "ǁǁ"
-
-
-def _decomposed(words: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(unicodedata.normalize("NFD", word) for word in words)
-
-
-# Users type "ਆਵਾਜ਼" and "आवाज़" with the nukta as its own sign or precomposed: both are read decomposed.
-_SPEECH, _TEXT = _decomposed(_SPEECH), _decomposed(_TEXT)
 
 
 def _first(words: list[str], stems: tuple[str, ...]) -> int | None:
