@@ -130,8 +130,8 @@ def fit_follow_up_head(
 ) -> FollowUpHead:
     """Two multinomial logistic regressions from a turn in its session (features: `follow_up_features`),
     fitted on labelled conversations with their true session state: one to the turn's use case, one to
-    "stays" or the use case it leaves for (`FollowUpHead`). Switches are rarer (one follow-up in four or five) and
-    missing one costs more than a needless re-classification: they count `switch_weight` times."""
+    "stays" or the use case it leaves for (`FollowUpHead`). Switches are rarer (one follow-up in four or
+    five) and missing one costs more than a needless re-classification: they count `switch_weight` times."""
     from scipy import sparse
 
     use_cases = list(classifier.use_cases)
